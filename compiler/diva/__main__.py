@@ -1,0 +1,7 @@
+"""Allow ``python -m diva``."""
+
+from __future__ import annotations
+
+from diva.cli import main
+
+main()

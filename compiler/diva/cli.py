@@ -1,0 +1,148 @@
+"""The ``diva`` command line: parse options, call the library, map errors to exit codes.
+
+Exit codes (docs/cli.md): 0 success, 1 invalid spec or failed check, 2 usage error.
+Only :class:`~diva.errors.DivaError` is turned into a message; anything else is a bug
+and keeps its traceback. Heavy libraries (mlflow, dvc, docker) are never imported here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from diva import __version__
+from diva.errors import EXIT_INVALID, DivaError, Issue, SpecError, UsageError
+
+SPEC_FILE = "diva.yaml"
+DEFAULT_SCHEMA_PATH = Path("specs/diva.schema.json")
+
+
+class _DivaGroup(click.Group):
+    """Turns user-facing errors into a red message and their documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DivaError as err:
+            click.secho(f"diva: error: {err}", fg="red", err=True)
+            ctx.exit(err.exit_code)
+
+
+@click.group(cls=_DivaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="diva")
+def cli() -> None:
+    """diva — the DIVA model lifecycle as code.
+
+    A project describes itself in one file, diva.yaml. diva validates it and
+    compiles it into the files each DIVA stage needs.
+    """
+
+
+def _spec_path(path: Path) -> Path:
+    return path / SPEC_FILE if path.is_dir() else path
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json (a list of issues) for editors and CI.",
+)
+def validate(paths: tuple[Path, ...], output: str) -> None:
+    """Check diva.yaml files and report every problem with line:column.
+
+    PATHS are spec files or directories holding a diva.yaml (default: ./diva.yaml).
+    Exits 0 when every file is valid, 1 when any is invalid, 2 on usage errors.
+    """
+    from diva.validate import load_spec
+
+    issues: list[Issue] = []
+    for path in [_spec_path(path) for path in paths or (Path(SPEC_FILE),)]:
+        try:
+            spec = load_spec(path)
+        except SpecError as err:
+            issues.extend(err.issues)
+            if output == "text":
+                _echo_invalid(path, err.issues)
+            continue
+        if output == "text":
+            click.echo(f"{path}: valid ({spec.project.name}, {_stage_text(spec.stage)})")
+    if output == "json":
+        click.echo(json.dumps([issue.as_dict() for issue in issues], indent=2))
+    if issues:
+        sys.exit(EXIT_INVALID)
+
+
+def _stage_text(number: int) -> str:
+    from diva.stages import stage
+
+    return str(stage(number))
+
+
+def _echo_invalid(path: Path, issues: list[Issue]) -> None:
+    for issue in issues:
+        click.echo(issue.render())
+    count = len(issues)
+    noun = "problem" if count == 1 else "problems"
+    click.secho(f"{path}: {count} {noun}", fg="red", err=True)
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def explain(path: Path | None) -> None:
+    """Summarize a valid diva.yaml: stage, datasets, targets, and what comes next."""
+    from diva.explain import explain_spec
+    from diva.validate import load_spec
+
+    spec_path = _spec_path(path or Path(SPEC_FILE))
+    try:
+        spec = load_spec(spec_path)
+    except SpecError as err:
+        _echo_invalid(spec_path, err.issues)
+        sys.exit(EXIT_INVALID)
+    click.echo(explain_spec(spec))
+
+
+@cli.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    default=DEFAULT_SCHEMA_PATH,
+    show_default=True,
+    help="Where to write the schema; '-' prints it.",
+)
+@click.option("--check", is_flag=True, help="Exit 1 if the file differs from the model.")
+def schema(output: Path, check: bool) -> None:
+    """Write (or --check) the JSON Schema of diva.yaml, for editors and CI."""
+    from diva.spec.schema import render_schema
+    from diva.writer import write_text_atomic
+
+    text = render_schema()
+    if str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    if check:
+        current = output.read_text(encoding="utf-8") if output.is_file() else None
+        if current != text:
+            click.secho(f"{output} is out of date; run 'diva schema -o {output}'", fg="red")
+            sys.exit(EXIT_INVALID)
+        click.echo(f"{output} is up to date")
+        return
+    if not output.parent.is_dir():
+        raise UsageError(f"{output.parent}: no such directory")
+    write_text_atomic(output, text)
+    click.echo(f"wrote {output}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="diva")

@@ -1,0 +1,68 @@
+"""Errors of diva: one root, structured subclasses that build their own message.
+
+The CLI catches :class:`DivaError` only and maps each subclass to its exit code;
+anything else escaping is a bug and is allowed to show a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Documented exit codes (see docs/cli.md).
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a spec file, located by line and column (both 1-based)."""
+
+    file: str
+    line: int
+    column: int
+    path: tuple[str | int, ...] = field(default=())
+    message: str = ""
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.file, self.line, self.column, self.dotted, self.message)
+
+    @property
+    def dotted(self) -> str:
+        """The path as users read it: ``datasets -> raw -> path``."""
+        return " -> ".join(str(part) for part in self.path)
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        if self.path:
+            return f"{where}: {self.dotted}: {self.message}"
+        return f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": list(self.path),
+            "message": self.message,
+        }
+
+
+class DivaError(Exception):
+    """Root of every error that is the user's to fix (bad input, bad usage)."""
+
+    exit_code = EXIT_INVALID
+
+
+class SpecError(DivaError):
+    """A spec file is invalid; carries every issue found, sorted by position."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = sorted(issues, key=Issue.sort_key)
+        super().__init__("\n".join(issue.render() for issue in self.issues))
+
+
+class UsageError(DivaError):
+    """The command line asked for something impossible (missing file, bad option)."""
+
+    exit_code = EXIT_USAGE

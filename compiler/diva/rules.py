@@ -1,0 +1,171 @@
+"""Cross-field and stage rules of the spec, run after the pydantic models accept it.
+
+Each rule is a small generator of issues; :data:`RULES` lists them in the order they
+are documented in docs/spec.md. Stage rules name the stage that asks for a section, so
+that a promotion that forgot something says what and why.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator
+
+from diva.errors import Issue
+from diva.source import Document, PathKey
+from diva.spec.model import Spec
+from diva.stages import stage
+
+Rule = Callable[[Spec, Document], Iterator[Issue]]
+
+
+def check(spec: Spec, doc: Document) -> list[Issue]:
+    """Every issue found by every rule."""
+    return [issue for rule in RULES for issue in rule(spec, doc)]
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _unknown_dataset(spec: Spec, name: str) -> str:
+    declared = ", ".join(sorted(spec.datasets)) or "none"
+    return f"unknown dataset '{name}' (declared: {declared}){_did_you_mean(name, spec.datasets)}"
+
+
+def dataset_references(spec: Spec, doc: Document) -> Iterator[Issue]:
+    """Targets and monitoring name datasets that are declared, of the right scale."""
+    for index, target in enumerate(spec.targets):
+        path: PathKey = ("targets", index, "dataset")
+        dataset = spec.datasets.get(target.dataset)
+        if dataset is None:
+            yield doc.issue(path, _unknown_dataset(spec, target.dataset), at_value=True)
+        elif target.scale is not None and target.scale != dataset.scale:
+            yield doc.issue(
+                ("targets", index, "scale"),
+                f"is '{target.scale}' but dataset '{target.dataset}' has scale "
+                f"'{dataset.scale}'",
+                at_value=True,
+            )
+    monitoring = spec.monitoring
+    if monitoring is not None and monitoring.reference_dataset not in spec.datasets:
+        yield doc.issue(
+            ("monitoring", "reference_dataset"),
+            _unknown_dataset(spec, monitoring.reference_dataset),
+            at_value=True,
+        )
+
+
+def _duplicates(values: Iterable[str]) -> Iterator[tuple[int, str]]:
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            yield index, value
+        seen.add(value)
+
+
+def unique_names(spec: Spec, doc: Document) -> Iterator[Issue]:
+    """Names that must be unique within their list are."""
+    lists: list[tuple[PathKey, list[str], str]] = [
+        (("idea", "inputs"), [field.name for field in spec.idea.inputs], "name"),
+        (("idea", "outputs"), [field.name for field in spec.idea.outputs], "name"),
+        (("platform", "environments"), list(spec.platform.environments), ""),
+        (("targets",), [f"{t.metric} on {t.dataset}" for t in spec.targets], "metric"),
+    ]
+    if spec.monitoring is not None:
+        aliases = [spec.monitoring.champion, *spec.monitoring.challengers]
+        lists.append((("monitoring", "challengers"), aliases[1:], ""))
+        for index, alias in enumerate(spec.monitoring.challengers):
+            if alias == spec.monitoring.champion:
+                yield doc.issue(
+                    ("monitoring", "challengers", index),
+                    f"'{alias}' is also the champion alias",
+                    at_value=True,
+                )
+    for path, values, field in lists:
+        for index, value in _duplicates(values):
+            where = (*path, index, field) if field else (*path, index)
+            yield doc.issue(where, f"'{value}' appears more than once", at_value=True)
+
+
+def dataset_paths(spec: Spec, doc: Document) -> Iterator[Issue]:
+    """Two datasets never share a path (DVC tracks each path once)."""
+    owner: dict[str, str] = {}
+    for name, dataset in spec.datasets.items():
+        path = dataset.path.rstrip("/")
+        if path in owner:
+            yield doc.issue(
+                ("datasets", name, "path"),
+                f"same path as dataset '{owner[path]}'",
+                at_value=True,
+            )
+        owner.setdefault(path, name)
+
+
+def serving_settings(spec: Spec, doc: Document) -> Iterator[Issue]:
+    """Serving options fit the pattern they are used with."""
+    serving = spec.serving
+    if serving is None:
+        return
+    if serving.runtime == "kserve" and serving.pattern != "model-as-service":
+        yield doc.issue(
+            ("serving", "runtime"),
+            f"kserve serves the model-as-service pattern only, not '{serving.pattern}'",
+            at_value=True,
+        )
+    if serving.pattern == "precompute" and serving.schedule is None:
+        yield doc.issue(("serving",), "the precompute pattern needs a 'schedule' (cron)")
+    if serving.pattern == "model-on-demand" and serving.broker is None:
+        yield doc.issue(("serving",), "the model-on-demand pattern needs a 'broker'")
+    if serving.replicas.min > serving.replicas.max:
+        yield doc.issue(
+            ("serving", "replicas", "min"),
+            f"min ({serving.replicas.min}) is larger than max ({serving.replicas.max})",
+            at_value=True,
+        )
+
+
+def _stage_issue(spec: Spec, doc: Document, path: PathKey, what: str) -> Issue:
+    """An issue located at ``path`` if it exists in the file, else at ``stage``."""
+    located = path if any(path[:end] in doc.keys for end in range(len(path), 0, -1)) else None
+    line, column = doc.locate(located) if located else doc.locate_value(("stage",))
+    return Issue(doc.file, line, column, path, f"{stage(spec.stage)} requires {what}")
+
+
+def stage_requirements(spec: Spec, doc: Document) -> Iterator[Issue]:
+    """Sections become required when the current stage needs them."""
+    scales = {dataset.scale for dataset in spec.datasets.values()}
+    if spec.stage >= 2 and spec.model is None:
+        yield _stage_issue(spec, doc, ("model",), "the 'model' section")
+    if spec.stage >= 2 and "small" not in scales:
+        yield _stage_issue(spec, doc, ("datasets",), "a dataset with scale 'small'")
+    if spec.stage >= 3 and "large" not in scales:
+        yield _stage_issue(spec, doc, ("datasets",), "a dataset with scale 'large'")
+    if spec.stage >= 3 and spec.model and spec.model.framework not in spec.platform.base_images:
+        framework = spec.model.framework
+        yield _stage_issue(
+            spec,
+            doc,
+            ("platform", "base_images", framework),
+            f"a standardized base image for framework '{framework}'",
+        )
+    for number, section, value in (
+        (4, "serving", spec.serving),
+        (4, "slos", spec.slos),
+        (5, "monitoring", spec.monitoring),
+    ):
+        if spec.stage >= number and value is None:
+            yield _stage_issue(spec, doc, (section,), f"the '{section}' section")
+    if spec.stage >= 4 and spec.platform.image_registry is None:
+        yield _stage_issue(
+            spec, doc, ("platform", "image_registry"), "an image registry to push images to"
+        )
+
+
+RULES: tuple[Rule, ...] = (
+    dataset_references,
+    unique_names,
+    dataset_paths,
+    serving_settings,
+    stage_requirements,
+)

@@ -1,0 +1,250 @@
+"""Strict, position-keeping YAML loading of spec files.
+
+A spec comes from a repository that anybody may send a pull request to, so loading it
+must be safe against hostile YAML. Before anything is built, a streaming pass over the
+parser's events refuses what a spec never needs and an attacker loves: anchors and
+aliases (alias bombs), explicit tags (object construction), multiple documents, deep
+nesting (stack exhaustion) and huge node counts. Only then is the node tree composed
+and turned into plain Python data, keeping the line and column of every key and value
+so that later errors can point into the file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    Event,
+    NodeEvent,
+)
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from diva.errors import Issue, SpecError, UsageError
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
+
+PathKey = tuple[str | int, ...]
+Position = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded spec: plain data plus where each key and value stands in the file."""
+
+    file: str
+    data: dict[str, Any]
+    values: Mapping[PathKey, Position]
+    keys: Mapping[PathKey, Position]
+
+    def locate(self, path: PathKey) -> Position:
+        """Line and column for ``path``: its key if it has one, else its value.
+
+        Walks up the path when a location has no position of its own (for example
+        a missing key), as the nearest existing ancestor is the best place to look.
+        """
+        for end in range(len(path), -1, -1):
+            prefix = path[:end]
+            if prefix in self.keys:
+                return self.keys[prefix]
+            if prefix in self.values:
+                return self.values[prefix]
+        return (1, 1)
+
+    def locate_value(self, path: PathKey) -> Position:
+        """Line and column of the value at ``path`` (or the nearest ancestor)."""
+        if path in self.values:
+            return self.values[path]
+        return self.locate(path)
+
+    def issue(self, path: PathKey, message: str, *, at_value: bool = False) -> Issue:
+        line, column = self.locate_value(path) if at_value else self.locate(path)
+        return Issue(self.file, line, column, path, message)
+
+
+def read_spec(path: Path, display: str | None = None) -> Document:
+    """Read and strictly load the spec file at ``path``."""
+    name = display if display is not None else str(path)
+    try:
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
+    except FileNotFoundError as err:
+        raise UsageError(f"{name}: no such file") from err
+    except IsADirectoryError as err:
+        raise UsageError(f"{name}: is a directory, not a spec file") from err
+    except OSError as err:
+        raise UsageError(f"{name}: cannot read: {err.strerror}") from err
+    return load_bytes(raw, name)
+
+
+def load_bytes(raw: bytes, file: str = "diva.yaml") -> Document:
+    """Strictly load spec bytes; raise :class:`SpecError` with one issue on refusal."""
+    text = _decode(raw, file)
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        _prescan(yaml, text, file)
+        root = yaml.compose(io.StringIO(text))
+    except MarkedYAMLError as err:
+        raise SpecError([_yaml_issue(err, file)]) from err
+    except YAMLError as err:  # unmarked parser errors are rare but possible
+        raise SpecError([Issue(file, 1, 1, (), f"not valid YAML: {err}")]) from err
+    if root is None:
+        raise SpecError([Issue(file, 1, 1, (), "the file is empty; a spec is a YAML mapping")])
+    if not isinstance(root, MappingNode):
+        line, column = _mark(root)
+        raise SpecError(
+            [Issue(file, line, column, (), "the top level must be a mapping of keys")]
+        )
+    builder = _Builder(yaml, file)
+    data = builder.build(root, ())
+    assert isinstance(data, dict)
+    return Document(file, data, builder.values, builder.keys)
+
+
+def _decode(raw: bytes, file: str) -> str:
+    if len(raw) > MAX_BYTES:
+        raise SpecError(
+            [Issue(file, 1, 1, (), f"the file is larger than {MAX_BYTES // 1024} KiB")]
+        )
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line, column = _offset_position(raw, nul)
+        raise SpecError([Issue(file, line, column, (), "the file contains a NUL byte")])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line, column = _offset_position(raw, err.start)
+        raise SpecError(
+            [Issue(file, line, column, (), "the file is not valid UTF-8 text")]
+        ) from err
+
+
+def _offset_position(raw: bytes, offset: int) -> Position:
+    line = raw.count(b"\n", 0, offset) + 1
+    column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def _prescan(yaml: YAML, text: str, file: str) -> None:
+    """Refuse hazards from the event stream, before any node is built."""
+    depth = nodes = documents = 0
+    for event in _events(yaml, text):
+        if isinstance(event, DocumentStartEvent):
+            documents += 1
+            _check_document(event, documents, file)
+        if isinstance(event, AliasEvent):
+            _refuse(event, file, f"aliases (*{event.anchor}) are not allowed in a spec")
+        if isinstance(event, NodeEvent):
+            nodes += 1
+            _check_node(event, nodes, file)
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                _refuse(event, file, f"nesting is deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+
+
+def _events(yaml: YAML, text: str) -> Iterator[Event]:
+    yield from yaml.parse(io.StringIO(text))
+
+
+def _check_document(event: DocumentStartEvent, count: int, file: str) -> None:
+    if count > 1:
+        _refuse(event, file, "only one YAML document is allowed (found a second '---')")
+    version = getattr(event, "version", None)
+    if version is not None and tuple(version) != (1, 2):
+        shown = ".".join(str(part) for part in version)
+        _refuse(event, file, f"only YAML 1.2 is supported (found %YAML {shown})")
+
+
+def _check_node(event: NodeEvent, count: int, file: str) -> None:
+    if count > MAX_NODES:
+        _refuse(event, file, f"the file has more than {MAX_NODES} nodes")
+    if event.anchor is not None:
+        _refuse(event, file, f"anchors (&{event.anchor}) are not allowed in a spec")
+    tag = getattr(event, "tag", None)
+    if tag is not None:
+        _refuse(event, file, f"explicit tags ({_tag_text(tag)}) are not allowed in a spec")
+
+
+def _tag_text(tag: object) -> str:
+    text = str(getattr(tag, "value", tag))
+    return text.replace("tag:yaml.org,2002:", "!!")
+
+
+def _refuse(event: Event, file: str, message: str) -> None:
+    mark = event.start_mark
+    raise SpecError([Issue(file, mark.line + 1, mark.column + 1, (), message)])
+
+
+def _yaml_issue(err: MarkedYAMLError, file: str) -> Issue:
+    mark = err.problem_mark or err.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = err.problem or err.context or "invalid YAML"
+    context = f" ({err.context})" if err.context and err.problem else ""
+    return Issue(file, line, column, (), f"not valid YAML: {problem}{context}")
+
+
+def _mark(node: Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Builder:
+    """Turn composed nodes into plain data, recording positions and refusing dupes."""
+
+    def __init__(self, yaml: YAML, file: str) -> None:
+        self._constructor = yaml.constructor
+        self._file = file
+        self.values: dict[PathKey, Position] = {}
+        self.keys: dict[PathKey, Position] = {}
+
+    def build(self, node: Node, path: PathKey) -> Any:
+        self.values[path] = _mark(node)
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        assert isinstance(node, ScalarNode)
+        if node.tag == _TIMESTAMP:
+            return str(node.value)  # dates stay text: a spec has no datetime fields
+        return self._constructor.construct_object(node, deep=True)
+
+    def _mapping(self, node: MappingNode, path: PathKey) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._key(key_node, path)
+            where = (*path, key)
+            if key in result:
+                first_line = self.keys[where][0]
+                raise SpecError(
+                    [self._issue(key_node, where, f"duplicate key (first defined on line {first_line})")]
+                )
+            self.keys[where] = _mark(key_node)
+            result[key] = self.build(value_node, where)
+        return result
+
+    def _key(self, node: Node, path: PathKey) -> str:
+        if not isinstance(node, ScalarNode):
+            raise SpecError([self._issue(node, path, "keys must be plain scalars")])
+        if node.tag == _MERGE:
+            raise SpecError([self._issue(node, path, "merge keys (<<) are not allowed in a spec")])
+        return str(node.value)
+
+    def _issue(self, node: Node, path: PathKey, message: str) -> Issue:
+        line, column = _mark(node)
+        return Issue(self._file, line, column, path, message)

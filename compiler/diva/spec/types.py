@@ -1,0 +1,222 @@
+"""Reusable constrained string types of the spec.
+
+Each type is a plain ``str`` checked by a small function that says what is wrong in
+words (not as a regular expression), plus a JSON Schema ``pattern`` (ECMA-262) so that
+editors reject the same values. ``tests/unit/test_types.py`` keeps both in agreement.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from cronsim import CronSim, CronSimError
+from pydantic import AfterValidator, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
+
+
+@dataclass(frozen=True)
+class SchemaPattern:
+    """Adds a ``pattern`` (and optional ``format``) to the JSON Schema of a string type."""
+
+    pattern: str
+    format: str | None = None
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema["pattern"] = self.pattern
+        if self.format:
+            schema["format"] = self.format
+        return schema
+
+
+def invalid(message: str) -> PydanticCustomError:
+    """A validation error whose message is shown to users as it is."""
+    return PydanticCustomError("diva", message)
+
+
+def _matcher(pattern: str, message: str) -> Any:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise invalid(message)
+        return value
+
+    return check
+
+
+def _constrained(pattern: str, message: str) -> Any:
+    """A ``str`` type whose Python check and JSON Schema use the same pattern."""
+    return Annotated[str, AfterValidator(_matcher(pattern, message)), SchemaPattern(pattern)]
+
+
+# --- names ------------------------------------------------------------------------
+
+DNS_LABEL = r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+DnsLabel = _constrained(
+    DNS_LABEL,
+    "must be a DNS-1123 label: lowercase letters, digits and '-', starting with a letter, "
+    "not ending with '-', at most 63 characters",
+)
+
+NAME = r"^[a-z](?:[a-z0-9_-]{0,61}[a-z0-9_])?$"
+Name = _constrained(
+    NAME,
+    "must be a name: lowercase letters, digits, '_' and '-', starting with a letter, "
+    "at most 63 characters",
+)
+
+KEY = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+Key = _constrained(
+    KEY, "must be an identifier: letters, digits and '_', not starting with a digit"
+)
+
+TOPIC = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,248}$"
+Topic = _constrained(TOPIC, "must be a topic name: letters, digits, '.', '_' and '-'")
+
+RUNNER_LABEL = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+RunnerLabel = _constrained(
+    RUNNER_LABEL, "must be a runner label: letters, digits, '.', '_' and '-'"
+)
+
+VERSION = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$"
+Version = _constrained(
+    VERSION, "must be a version: letters, digits, '.', '_', ':', '+' and '-', no spaces"
+)
+
+PYTHON_VERSION = r"^3\.[0-9]{1,2}$"
+PythonVersion = _constrained(PYTHON_VERSION, "must be a Python version like '3.11'")
+
+HANDLE = r"^@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9_.-]{0,99})?$"
+Handle = _constrained(HANDLE, "must be a GitHub handle: '@user' or '@org/team'")
+
+# --- text -------------------------------------------------------------------------
+
+LINE = r"^[^\x00-\x1f\x7f]+$"
+Line = _constrained(LINE, "must be non-empty text on a single line (no control characters)")
+
+TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*\S[^\x00-\x08\x0b-\x1f\x7f]*$"
+Text = _constrained(TEXT, "must be non-empty text (no control characters other than newlines)")
+
+HTTP_URL = r"^https?://[^\s/$.?#][^\s]*$"
+HttpUrl = _constrained(HTTP_URL, "must be an http:// or https:// URL without spaces")
+
+# --- paths ------------------------------------------------------------------------
+
+REL_PATH = r"^(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_.-][A-Za-z0-9_./-]*$"
+_PATH_CHARS = re.compile(r"[A-Za-z0-9_./-]+")
+
+
+def check_relative_path(value: str) -> str:
+    """A path relative to the repository root that cannot leave it."""
+    if not value:
+        raise invalid("must not be empty")
+    if value.startswith("/"):
+        raise invalid("must be relative to the repository root (no leading '/')")
+    if value.startswith("~"):
+        raise invalid("must be relative to the repository root (no '~')")
+    if "\\" in value:
+        raise invalid("must use '/' as separator (no backslashes)")
+    if ".." in value.split("/"):
+        raise invalid("must stay inside the repository (no '..')")
+    if not _PATH_CHARS.fullmatch(value):
+        raise invalid("may only contain letters, digits, '.', '_', '-' and '/'")
+    return value
+
+
+def check_script(value: str) -> str:
+    check_relative_path(value)
+    if not value.endswith(".py"):
+        raise invalid("must be a Python file (ending in '.py')")
+    return value
+
+
+RelPath = Annotated[str, AfterValidator(check_relative_path), SchemaPattern(REL_PATH)]
+SCRIPT = REL_PATH[:-1] + r"\.py$"
+Script = Annotated[str, AfterValidator(check_script), SchemaPattern(SCRIPT)]
+
+# --- images -----------------------------------------------------------------------
+
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?)"
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_NAME = rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"sha256:[a-f0-9]{64}"
+
+PINNED_IMAGE = rf"^{_NAME}(?::{_TAG})?@{_DIGEST}$"
+PinnedImage = _constrained(
+    PINNED_IMAGE,
+    "must be an image reference pinned by digest: NAME[:TAG]@sha256:<64 hex digits>",
+)
+
+REGISTRY = rf"^{_DOMAIN}(?:/{_COMPONENT})*$"
+Registry = _constrained(
+    REGISTRY,
+    "must be an image registry (and optional namespace) such as 'ghcr.io/acme' or "
+    "'127.0.0.1:5000', without tag or digest",
+)
+
+# --- URIs -------------------------------------------------------------------------
+
+TRACKING_URI = (
+    r"^(?:(?:sqlite|postgresql|mysql|mssql)(?:\+[a-z0-9]+)?://[^\s]*"
+    r"|https?://[^\s]+|file:[^\s]+|databricks(?:://[^\s]*)?)$"
+)
+TrackingUri = _constrained(
+    TRACKING_URI,
+    "must be an MLflow tracking URI: sqlite:///PATH, postgresql://..., mysql://..., "
+    "http(s)://HOST, file:PATH or databricks",
+)
+
+REMOTE_URL = (
+    r"^(?:(?:s3|gs|azure|ssh|https?|webdavs?|hdfs|oss)://[^\s]+"
+    r"|[A-Za-z0-9_./-][A-Za-z0-9_./-]*)$"
+)
+RemoteUrl = _constrained(
+    REMOTE_URL,
+    "must be a DVC remote: a local folder or an s3://, gs://, azure://, ssh://, "
+    "http(s)://, webdav(s)://, hdfs:// or oss:// URL",
+)
+
+# --- Kubernetes quantities --------------------------------------------------------
+
+CPU = r"^(?:[1-9][0-9]*m|[0-9]+(?:\.[0-9]{1,3})?)$"
+Cpu = _constrained(CPU, "must be a CPU quantity such as '500m' or '2'")
+
+MEMORY = r"^[1-9][0-9]*(?:Ki|Mi|Gi|Ti|k|M|G|T)?$"
+Memory = _constrained(MEMORY, "must be a memory quantity such as '512Mi' or '2Gi'")
+
+# --- cron -------------------------------------------------------------------------
+
+CRON = r"^[0-9A-Za-z*/,-]+(?: [0-9A-Za-z*/,-]+){4}$"
+_UNPORTABLE = re.compile(r"[LW#?]")
+_NAMES = re.compile(
+    r"JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|MON|TUE|WED|THU|FRI|SAT|SUN"
+)
+
+
+def check_cron(value: str) -> str:
+    """Five-field cron as GitHub Actions and Kubernetes CronJobs both read it."""
+    fields = value.split(" ")
+    if len(fields) != 5 or not all(fields):
+        raise invalid(
+            "must be a cron expression of five fields separated by single spaces "
+            "(minute hour day-of-month month day-of-week)"
+        )
+    if any(_UNPORTABLE.search(_NAMES.sub("", field.upper())) for field in fields):
+        raise invalid("must not use L, W, # or ? (GitHub Actions does not support them)")
+    try:
+        CronSim(value, datetime(2000, 1, 1, tzinfo=UTC))
+    except CronSimError as err:
+        raise invalid(f"is not a valid cron expression: {err}") from err
+    return value
+
+
+Cron = Annotated[str, AfterValidator(check_cron), SchemaPattern(CRON)]
