@@ -43,8 +43,7 @@ def dataset_references(spec: Spec, doc: Document) -> Iterator[Issue]:
         elif target.scale is not None and target.scale != dataset.scale:
             yield doc.issue(
                 ("targets", index, "scale"),
-                f"is '{target.scale}' but dataset '{target.dataset}' has scale "
-                f"'{dataset.scale}'",
+                f"is '{target.scale}' but dataset '{target.dataset}' has scale '{dataset.scale}'",
                 at_value=True,
             )
     monitoring = spec.monitoring

@@ -7,6 +7,9 @@ aliases (alias bombs), explicit tags (object construction), multiple documents, 
 nesting (stack exhaustion) and huge node counts. Only then is the node tree composed
 and turned into plain Python data, keeping the line and column of every key and value
 so that later errors can point into the file.
+
+Parsing uses libyaml (``ruamel.yaml.clib``) when it is installed — 10-25 times faster
+than the pure-Python parser, which is the fallback — with YAML 1.2 resolution either way.
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ def read_spec(path: Path, display: str | None = None) -> Document:
 def load_bytes(raw: bytes, file: str = "diva.yaml") -> Document:
     """Strictly load spec bytes; raise :class:`SpecError` with one issue on refusal."""
     text = _decode(raw, file)
-    yaml = YAML(typ="safe", pure=True)
+    yaml = YAML(typ="safe")  # libyaml's C parser when ruamel.yaml.clib is installed
     try:
         _prescan(yaml, text, file)
         root = yaml.compose(io.StringIO(text))
@@ -106,9 +109,7 @@ def load_bytes(raw: bytes, file: str = "diva.yaml") -> Document:
         raise SpecError([Issue(file, 1, 1, (), "the file is empty; a spec is a YAML mapping")])
     if not isinstance(root, MappingNode):
         line, column = _mark(root)
-        raise SpecError(
-            [Issue(file, line, column, (), "the top level must be a mapping of keys")]
-        )
+        raise SpecError([Issue(file, line, column, (), "the top level must be a mapping of keys")])
     builder = _Builder(yaml, file)
     data = builder.build(root, ())
     assert isinstance(data, dict)
@@ -117,9 +118,7 @@ def load_bytes(raw: bytes, file: str = "diva.yaml") -> Document:
 
 def _decode(raw: bytes, file: str) -> str:
     if len(raw) > MAX_BYTES:
-        raise SpecError(
-            [Issue(file, 1, 1, (), f"the file is larger than {MAX_BYTES // 1024} KiB")]
-        )
+        raise SpecError([Issue(file, 1, 1, (), f"the file is larger than {MAX_BYTES // 1024} KiB")])
     nul = raw.find(b"\x00")
     if nul >= 0:
         line, column = _offset_position(raw, nul)
@@ -232,7 +231,11 @@ class _Builder:
             if key in result:
                 first_line = self.keys[where][0]
                 raise SpecError(
-                    [self._issue(key_node, where, f"duplicate key (first defined on line {first_line})")]
+                    [
+                        self._issue(
+                            key_node, where, f"duplicate key (first defined on line {first_line})"
+                        )
+                    ]
                 )
             self.keys[where] = _mark(key_node)
             result[key] = self.build(value_node, where)

@@ -25,8 +25,8 @@ def write_text_atomic(path: Path, text: str) -> None:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temp, path)
+        Path(temp).replace(path)
     except OSError as err:
         with contextlib.suppress(OSError):
-            os.unlink(temp)
+            Path(temp).unlink()
         raise WriteError(path, err.strerror or str(err)) from err

@@ -34,19 +34,36 @@ from diva.spec.types import (
     Version,
     invalid,
 )
-from diva.stages import STAGE_KEYS, LAST_STAGE, parse_stage
+from diva.stages import LAST_STAGE, STAGE_KEYS, parse_stage
 
 SPEC_VERSION = 1
 
 Framework = Literal["sklearn", "xgboost", "lightgbm", "pytorch", "tensorflow", "custom"]
 Scale = Literal["small", "large"]
 DataType = Literal[
-    "float", "integer", "boolean", "category", "text", "image", "audio", "video",
-    "timeseries", "tensor", "json",
+    "float",
+    "integer",
+    "boolean",
+    "category",
+    "text",
+    "image",
+    "audio",
+    "video",
+    "timeseries",
+    "tensor",
+    "json",
 ]
 Task = Literal[
-    "regression", "classification", "forecasting", "ranking", "clustering",
-    "anomaly-detection", "object-detection", "segmentation", "generation", "other",
+    "regression",
+    "classification",
+    "forecasting",
+    "ranking",
+    "clustering",
+    "anomaly-detection",
+    "object-detection",
+    "segmentation",
+    "generation",
+    "other",
 ]
 PositiveInt = Annotated[int, Field(gt=0)]
 
@@ -76,9 +93,7 @@ StageNumber = Annotated[
         }
     ),
 ]
-SpecVersion = Annotated[
-    int, PlainValidator(_spec_version), WithJsonSchema({"const": SPEC_VERSION})
-]
+SpecVersion = Annotated[int, PlainValidator(_spec_version), WithJsonSchema({"const": SPEC_VERSION})]
 
 
 class Section(BaseModel):
@@ -365,7 +380,7 @@ class Platform(Section):
     mlflow: MlflowSettings = MlflowSettings()
     """MLflow settings."""
     dvc: DvcSettings = DvcSettings()
-    """DVC settings."""
+    """DVC settings: where datasets are pushed."""
     ci: CiSettings = CiSettings()
     """CI settings."""
     environments: Annotated[list[Name], Field(min_length=1)] = ["staging", "production"]

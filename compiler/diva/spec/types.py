@@ -73,9 +73,7 @@ Name = _constrained(
 )
 
 KEY = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
-Key = _constrained(
-    KEY, "must be an identifier: letters, digits and '_', not starting with a digit"
-)
+Key = _constrained(KEY, "must be an identifier: letters, digits and '_', not starting with a digit")
 
 TOPIC = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,248}$"
 Topic = _constrained(TOPIC, "must be a topic name: letters, digits, '.', '_' and '-'")
@@ -101,7 +99,7 @@ Handle = _constrained(HANDLE, "must be a GitHub handle: '@user' or '@org/team'")
 LINE = r"^[^\x00-\x1f\x7f]+$"
 Line = _constrained(LINE, "must be non-empty text on a single line (no control characters)")
 
-TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*\S[^\x00-\x08\x0b-\x1f\x7f]*$"
+TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x08\x0b-\x1f\x7f]*$"
 Text = _constrained(TEXT, "must be non-empty text (no control characters other than newlines)")
 
 HTTP_URL = r"^https?://[^\s/$.?#][^\s]*$"
@@ -197,9 +195,7 @@ Memory = _constrained(MEMORY, "must be a memory quantity such as '512Mi' or '2Gi
 
 CRON = r"^[0-9A-Za-z*/,-]+(?: [0-9A-Za-z*/,-]+){4}$"
 _UNPORTABLE = re.compile(r"[LW#?]")
-_NAMES = re.compile(
-    r"JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|MON|TUE|WED|THU|FRI|SAT|SUN"
-)
+_NAMES = re.compile(r"JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|MON|TUE|WED|THU|FRI|SAT|SUN")
 
 
 def check_cron(value: str) -> str:

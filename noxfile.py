@@ -1,0 +1,40 @@
+"""Developer and CI sessions: `nox -s lint tests schema bench`."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "schema", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check, ruff format --check, mypy --strict on the package."""
+    session.install("-e", ".", "ruff", "mypy")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The test suite (pass extra pytest arguments after `--`)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def schema(session: nox.Session) -> None:
+    """Fail when specs/diva.schema.json drifts from the spec model."""
+    session.install("-e", ".")
+    session.run("diva", "schema", "--check")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Cold-start and validation benchmarks against peers (prints a table)."""
+    session.install("-e", ".", "cookiecutter")
+    session.run("python", "bench/cold_start.py", *session.posargs)

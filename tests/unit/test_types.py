@@ -1,0 +1,86 @@
+"""Constrained string types: the Python check and the JSON Schema pattern agree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from diva.spec import types
+
+DIGEST = "sha256:" + "a" * 64
+
+CASES: dict[str, tuple[Any, list[str], list[str]]] = {
+    "DnsLabel": (
+        types.DnsLabel,
+        ["epi", "epi-thickness", "a" * 63, "a1"],
+        ["Epi", "epi_thickness", "-epi", "epi-", "1epi", "a" * 64, ""],
+    ),
+    "Name": (types.Name, ["raw", "runs-2024_05", "a"], ["Raw", "2024", "a-", "", "a b"]),
+    "Key": (types.Key, ["lr", "_x", "Max_Depth"], ["1x", "a-b", "", "a.b"]),
+    "Handle": (
+        types.Handle,
+        ["@kim", "@org/team-a", "@a-b/c_d.e"],
+        ["kim", "@", "@-kim", "@org/", "@org/team/x", "@a b"],
+    ),
+    "RelPath": (
+        types.RelPath,
+        ["data/raw", "data/raw/", "a.csv", ".dvc/x", "data/..x"],
+        ["/data", "~/data", "data\\raw", "../data", "data/../x", "data/..", "a b", "", "d\nx"],
+    ),
+    "Script": (types.Script, ["src/train.py"], ["src/train.sh", "/train.py", "../t.py"]),
+    "PinnedImage": (
+        types.PinnedImage,
+        [f"python@{DIGEST}", f"ghcr.io/acme/base:3.11@{DIGEST}", f"127.0.0.1:5000/b@{DIGEST}"],
+        ["python:3.11", f"Python@{DIGEST}", "python@sha256:abc", f"a b@{DIGEST}"],
+    ),
+    "Registry": (
+        types.Registry,
+        ["ghcr.io/acme", "127.0.0.1:5000", "registry.example.com/ml/team"],
+        ["ghcr.io/acme:latest", f"ghcr.io/acme@{DIGEST}", "https://ghcr.io", ""],
+    ),
+    "Cron": (
+        types.Cron,
+        ["0 3 * * 1", "*/15 * * * *", "30 2 1,15 JAN-JUL MON-FRI"],
+        ["* * * *", "61 * * * *", "0 0 L * *", "0 0 * * 1#2", "@daily", "0  3 * * *"],
+    ),
+    "Cpu": (types.Cpu, ["500m", "2", "0.5"], ["0m", "2 cores", "-1", ""]),
+    "Memory": (types.Memory, ["512Mi", "2Gi", "1000"], ["2GB", "0Mi", "1.5Gi", ""]),
+    "Line": (types.Line, ["Thickness (µm)"], ["", "a\nb", "tab\there"]),
+    "Text": (types.Text, ["one\ntwo", "x"], ["", "   ", "bell\x07"]),
+    "HttpUrl": (types.HttpUrl, ["https://doi.org/10.1/x"], ["ftp://x", "https://", "http://a b"]),
+    "TrackingUri": (
+        types.TrackingUri,
+        ["sqlite:///.diva/mlflow.db", "http://127.0.0.1:5000", "postgresql+psycopg2://u@h/db"],
+        ["mlflow.db", "ftp://x", ""],
+    ),
+    "RemoteUrl": (types.RemoteUrl, [".diva/remote", "s3://b/p", "/mnt/dvc"], ["ftp://x", "a b"]),
+    "PythonVersion": (types.PythonVersion, ["3.11", "3.9"], ["3", "2.7", "3.11.4"]),
+}
+
+
+def _accepts_python(annotation: Any, value: str) -> bool:
+    try:
+        TypeAdapter(annotation).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _accepts_schema(annotation: Any, value: str) -> bool:
+    schema = TypeAdapter(annotation).json_schema()
+    return jsonschema.Draft202012Validator(schema).is_valid(value)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_python_check_and_schema_pattern_agree(name: str) -> None:
+    annotation, good, bad = CASES[name]
+    for value in good:
+        assert _accepts_python(annotation, value), f"python rejects good {value!r}"
+        assert _accepts_schema(annotation, value), f"schema rejects good {value!r}"
+    for value in bad:
+        assert not _accepts_python(annotation, value), f"python accepts bad {value!r}"
+        if name != "Cron":  # ranges and day names are beyond a regular expression
+            assert not _accepts_schema(annotation, value), f"schema accepts bad {value!r}"
