@@ -96,19 +96,26 @@ def _echo_invalid(path: Path, issues: list[Issue]) -> None:
 
 
 @cli.command()
-@click.argument("path", required=False, type=click.Path(path_type=Path))
-def explain(path: Path | None) -> None:
-    """Summarize a valid diva.yaml: stage, datasets, targets, and what comes next."""
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def explain(paths: tuple[Path, ...]) -> None:
+    """Summarize diva.yaml files: stage, datasets, targets, and what comes next.
+
+    PATHS are spec files or directories holding a diva.yaml (default: ./diva.yaml).
+    """
     from diva.explain import explain_spec
     from diva.validate import load_spec
 
-    spec_path = _spec_path(path or Path(SPEC_FILE))
-    try:
-        spec = load_spec(spec_path)
-    except SpecError as err:
-        _echo_invalid(spec_path, err.issues)
+    failed = False
+    for index, path in enumerate(_spec_path(path) for path in paths or (Path(SPEC_FILE),)):
+        try:
+            spec = load_spec(path)
+        except SpecError as err:
+            _echo_invalid(path, err.issues)
+            failed = True
+            continue
+        click.echo(("\n" if index else "") + explain_spec(spec))
+    if failed:
         sys.exit(EXIT_INVALID)
-    click.echo(explain_spec(spec))
 
 
 @cli.command()

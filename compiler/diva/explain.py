@@ -30,8 +30,12 @@ def _next_stage(spec: Spec) -> list[str]:
         return [f"  next:     none; {stage(LAST_STAGE)} is the last stage"]
     following = spec.model_copy(update={"stage": spec.stage + 1})
     empty = Document("diva.yaml", {}, {}, {})
-    needs = [issue.message for issue in rules.stage_requirements(following, empty)]
-    lines = [f"  next:     {stage(spec.stage + 1)}"]
+    prefix = f"{stage(spec.stage + 1)} requires "
+    needs = [
+        issue.message.removeprefix(prefix)
+        for issue in rules.stage_requirements(following, empty)
+    ]
+    lines = [f"  next:     {stage(spec.stage + 1)}, which requires:"]
     if not needs:
-        return [*lines, "            the spec already has every section it needs"]
+        return [f"  next:     {stage(spec.stage + 1)}; the spec has every section it needs"]
     return lines + [f"            - {need}" for need in needs]

@@ -90,8 +90,15 @@ def test_explain_names_the_stage_and_what_the_next_stage_needs(tmp_path: Path) -
     code, output = invoke("explain", str(spec))
     assert code == 0
     assert "stage 1 (model planning)" in output
-    assert "stage 2 (small-scale modeling) requires the 'model' section" in output
-    assert "requires a dataset with scale 'small'" in output
+    assert "next:     stage 2 (small-scale modeling), which requires:" in output
+    assert "- the 'model' section" in output
+    assert "- a dataset with scale 'small'" in output
+
+
+def test_explain_of_the_last_stage_says_so() -> None:
+    code, output = invoke("explain", str(next(p for p in EXAMPLES if "demand" in str(p))))
+    assert code == 0
+    assert "next:     none; stage 5 (model management) is the last stage" in output
 
 
 def test_explain_of_an_invalid_spec_lists_the_issues(tmp_path: Path) -> None:
