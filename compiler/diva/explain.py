@@ -32,8 +32,7 @@ def _next_stage(spec: Spec) -> list[str]:
     empty = Document("diva.yaml", {}, {}, {})
     prefix = f"{stage(spec.stage + 1)} requires "
     needs = [
-        issue.message.removeprefix(prefix)
-        for issue in rules.stage_requirements(following, empty)
+        issue.message.removeprefix(prefix) for issue in rules.stage_requirements(following, empty)
     ]
     lines = [f"  next:     {stage(spec.stage + 1)}, which requires:"]
     if not needs:
