@@ -1,26 +1,37 @@
 """Cross-field and stage rules of the spec, run after the pydantic models accept it.
 
-Each rule is a small generator of issues; :data:`RULES` lists them in the order they
-are documented in docs/spec.md. Stage rules name the stage that asks for a section, so
-that a promotion that forgot something says what and why.
+Each rule is a small generator of issues that names the top-level sections it reads;
+:data:`RULES` lists them. When some sections fail the pydantic models, the rules that
+read only intact sections still run (see :func:`diva.validate.validate_document`), so
+that every problem is reported at once. Stage rules name the stage that asks for a
+section, so that a promotion that forgot something says what and why.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from diva.errors import Issue
 from diva.source import Document, PathKey
 from diva.spec.model import Spec
 from diva.stages import stage
 
-Rule = Callable[[Spec, Document], Iterator[Issue]]
+Check = Callable[[Spec, Document], Iterator[Issue]]
 
 
-def check(spec: Spec, doc: Document) -> list[Issue]:
-    """Every issue found by every rule."""
-    return [issue for rule in RULES for issue in rule(spec, doc)]
+@dataclass(frozen=True)
+class Rule:
+    check: Check
+    sections: frozenset[str]
+
+
+def check(spec: Spec, doc: Document, broken: frozenset[str] = frozenset()) -> list[Issue]:
+    """Every issue found by the rules that read none of the ``broken`` sections."""
+    return [
+        issue for rule in RULES if not rule.sections & broken for issue in rule.check(spec, doc)
+    ]
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -162,9 +173,12 @@ def stage_requirements(spec: Spec, doc: Document) -> Iterator[Issue]:
 
 
 RULES: tuple[Rule, ...] = (
-    dataset_references,
-    unique_names,
-    dataset_paths,
-    serving_settings,
-    stage_requirements,
+    Rule(dataset_references, frozenset({"targets", "datasets", "monitoring"})),
+    Rule(unique_names, frozenset({"idea", "platform", "targets", "monitoring"})),
+    Rule(dataset_paths, frozenset({"datasets"})),
+    Rule(serving_settings, frozenset({"serving"})),
+    Rule(
+        stage_requirements,
+        frozenset({"stage", "datasets", "model", "platform", "serving", "slos", "monitoring"}),
+    ),
 )

@@ -47,12 +47,35 @@ def validate_document(doc: Document) -> Spec:
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as err:
-        issues.extend(_translate(doc, error) for error in err.errors())
+        errors = err.errors()
+        issues.extend(_translate(doc, error) for error in errors)
+        issues.extend(_rules_on_intact_sections(doc, errors))
         raise SpecError(issues) from None
     issues.extend(rules.check(spec, doc))
     if issues:
         raise SpecError(issues)
     return spec
+
+
+#: Stand-ins for required sections that failed, so the other sections can be checked.
+_PLACEHOLDERS: dict[str, object] = {
+    "diva": 1,
+    "project": {"name": "placeholder", "title": "placeholder"},
+    "stage": 0,
+}
+
+
+def _rules_on_intact_sections(doc: Document, errors: list[ErrorDetails]) -> list[Issue]:
+    """Run the rules whose sections passed the models, with broken sections left out."""
+    broken = frozenset(str(error["loc"][0]) if error["loc"] else "" for error in errors)
+    if "" in broken:  # the whole document is unusable, e.g. not a mapping
+        return []
+    intact = {key: value for key, value in doc.data.items() if key not in broken}
+    try:
+        spec = Spec.model_validate({**_PLACEHOLDERS, **intact})
+    except ValidationError:
+        return []
+    return rules.check(spec, doc, broken)
 
 
 def _expression_issues(doc: Document, node: Any, path: PathKey) -> Iterator[Issue]:

@@ -1,0 +1,79 @@
+"""Library-level validation: every problem at once, in file order, with hints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from diva.errors import SpecError
+from diva.source import load_bytes
+from diva.spec.model import Spec
+from diva.validate import validate_document
+from tests.conftest import EXAMPLES
+
+BASE = """\
+diva: 1
+project: {name: p, title: T}
+stage: small
+datasets:
+  raw: {scale: small, path: data/raw}
+model:
+  framework: sklearn
+  task: regression
+  entrypoints: {train: src/train.py, evaluate: src/evaluate.py}
+"""
+
+
+def messages(text: str) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        validate_document(load_bytes(text.encode()))
+    return [issue.render() for issue in caught.value.issues]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.parent.name)
+def test_examples_are_valid(path: Path) -> None:
+    assert isinstance(validate_document(load_bytes(path.read_bytes())), Spec)
+
+
+def test_stage_names_and_numbers_are_the_same_stage() -> None:
+    named = validate_document(load_bytes(BASE.encode()))
+    numbered = validate_document(load_bytes(BASE.replace("stage: small", "stage: 2").encode()))
+    assert named.stage == numbered.stage == 2
+
+
+def test_rules_still_run_on_intact_sections_when_another_section_is_broken() -> None:
+    text = BASE.replace("name: p", "name: P") + (
+        "targets:\n  - {metric: rmse, goal: minimize, threshold: 1, dataset: rw}\n"
+    )
+    assert messages(text) == [
+        "diva.yaml:2:17: project -> name: must be a DNS-1123 label: lowercase letters, digits "
+        "and '-', starting with a letter, not ending with '-', at most 63 characters",
+        "diva.yaml:11:59: targets -> 0 -> dataset: unknown dataset 'rw' (declared: raw); "
+        "did you mean 'raw'?",
+    ]
+
+
+def test_rules_reading_a_broken_section_are_skipped_not_guessed() -> None:
+    text = BASE.replace("path: data/raw", "pth: data/raw")
+    assert [message.split(": ", 1)[1] for message in messages(text)] == [
+        "datasets -> raw: missing required key 'path'",
+        "datasets -> raw -> pth: unknown key 'pth'; did you mean 'path'?",
+    ]
+
+
+def test_expression_in_any_string_or_key_is_refused() -> None:
+    text = BASE + "targets: []\nidea: {problem: 'uses ${{ secrets.X }}'}\n"
+    assert messages(text) == [
+        "diva.yaml:11:17: idea -> problem: must not contain '${{' (GitHub Actions would "
+        "evaluate it in generated workflows)"
+    ]
+
+
+def test_stage_requirement_points_at_the_stage_when_the_section_is_absent() -> None:
+    text = BASE.replace("stage: small", "stage: deploy")
+    rendered = messages(text)
+    assert rendered[0].startswith("diva.yaml:3:8: ")
+    assert "serving: stage 4 (model deployment) requires the 'serving' section" in "\n".join(
+        rendered
+    )
