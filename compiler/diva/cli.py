@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from diva import __version__
-from diva.errors import EXIT_INVALID, DivaError, Issue, SpecError, UsageError
+from diva.errors import EXIT_INVALID, EXIT_USAGE, DivaError, Issue, SpecError, UsageError
 
 SPEC_FILE = "diva.yaml"
 DEFAULT_SCHEMA_PATH = Path("specs/diva.schema.json")
@@ -37,8 +37,9 @@ class _DivaGroup(click.Group):
 def cli() -> None:
     """diva — the DIVA model lifecycle as code.
 
-    A project describes itself in one file, diva.yaml. diva validates it and
-    compiles it into the files each DIVA stage needs.
+    A project describes itself in one file, diva.yaml. diva validates it
+    (every problem at once, with line:column), explains where the project stands
+    in the six DIVA stages, and publishes the spec's JSON Schema for editors.
     """
 
 
@@ -65,6 +66,7 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
     from diva.validate import load_spec
 
     issues: list[Issue] = []
+    unreadable = False
     for path in [_spec_path(path) for path in paths or (Path(SPEC_FILE),)]:
         try:
             spec = load_spec(path)
@@ -73,10 +75,16 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
             if output == "text":
                 _echo_invalid(path, err.issues)
             continue
+        except UsageError as err:  # report it, and still check the other files
+            click.secho(f"diva: error: {err}", fg="red", err=True)
+            unreadable = True
+            continue
         if output == "text":
             click.echo(f"{path}: valid ({spec.project.name}, {_stage_text(spec.stage)})")
     if output == "json":
         click.echo(json.dumps([issue.as_dict() for issue in issues], indent=2))
+    if unreadable:
+        sys.exit(EXIT_USAGE)
     if issues:
         sys.exit(EXIT_INVALID)
 
@@ -106,14 +114,16 @@ def explain(paths: tuple[Path, ...]) -> None:
     from diva.validate import load_spec
 
     failed = False
-    for index, path in enumerate(_spec_path(path) for path in paths or (Path(SPEC_FILE),)):
+    shown = 0
+    for path in [_spec_path(path) for path in paths or (Path(SPEC_FILE),)]:
         try:
             spec = load_spec(path)
         except SpecError as err:
             _echo_invalid(path, err.issues)
             failed = True
             continue
-        click.echo(("\n" if index else "") + explain_spec(spec))
+        click.echo(("\n" if shown else "") + explain_spec(spec))
+        shown += 1
     if failed:
         sys.exit(EXIT_INVALID)
 
@@ -134,20 +144,29 @@ def schema(output: Path, check: bool) -> None:
     from diva.writer import write_text_atomic
 
     text = render_schema()
-    if str(output) == "-":
+    to_stdout = str(output) == "-"
+    if check and to_stdout:
+        raise UsageError("--check compares with a file; give it with -o PATH")
+    if to_stdout:
         click.echo(text, nl=False)
         return
     if check:
-        current = output.read_text(encoding="utf-8") if output.is_file() else None
-        if current != text:
-            click.secho(f"{output} is out of date; run 'diva schema -o {output}'", fg="red")
-            sys.exit(EXIT_INVALID)
-        click.echo(f"{output} is up to date")
+        _check_schema(output, text)
         return
     if not output.parent.is_dir():
         raise UsageError(f"{output.parent}: no such directory")
     write_text_atomic(output, text)
     click.echo(f"wrote {output}")
+
+
+def _check_schema(path: Path, text: str) -> None:
+    if not path.is_file():
+        click.secho(f"{path} does not exist; run 'diva schema -o {path}'", fg="red", err=True)
+        sys.exit(EXIT_INVALID)
+    if path.read_text(encoding="utf-8") != text:
+        click.secho(f"{path} is out of date; run 'diva schema -o {path}'", fg="red", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"{path} is up to date")
 
 
 def main() -> None:

@@ -80,8 +80,10 @@ def unique_names(spec: Spec, doc: Document) -> Iterator[Issue]:
         (("idea", "inputs"), [field.name for field in spec.idea.inputs], "name"),
         (("idea", "outputs"), [field.name for field in spec.idea.outputs], "name"),
         (("platform", "environments"), list(spec.platform.environments), ""),
-        (("targets",), [f"{t.metric} on {t.dataset}" for t in spec.targets], "metric"),
     ]
+    targets = [f"metric '{t.metric}' on dataset '{t.dataset}'" for t in spec.targets]
+    for index, target in _duplicates(targets):
+        yield doc.issue(("targets", index), f"{target} has more than one target")
     if spec.monitoring is not None:
         aliases = [spec.monitoring.champion, *spec.monitoring.challengers]
         lists.append((("monitoring", "challengers"), aliases[1:], ""))
@@ -99,17 +101,30 @@ def unique_names(spec: Spec, doc: Document) -> Iterator[Issue]:
 
 
 def dataset_paths(spec: Spec, doc: Document) -> Iterator[Issue]:
-    """Two datasets never share a path (DVC tracks each path once)."""
-    owner: dict[str, str] = {}
+    """Dataset paths neither coincide nor nest (DVC tracks each output once)."""
+    seen: list[tuple[str, str]] = []
     for name, dataset in spec.datasets.items():
         path = dataset.path.rstrip("/")
-        if path in owner:
-            yield doc.issue(
-                ("datasets", name, "path"),
-                f"same path as dataset '{owner[path]}'",
-                at_value=True,
-            )
-        owner.setdefault(path, name)
+        for other_name, other in seen:
+            relation = _overlap(path, other)
+            if relation:
+                yield doc.issue(
+                    ("datasets", name, "path"),
+                    f"{relation} the path of dataset '{other_name}' ({other})",
+                    at_value=True,
+                )
+                break
+        seen.append((name, path))
+
+
+def _overlap(path: str, other: str) -> str | None:
+    if path == other:
+        return "is the same as"
+    if path.startswith(other + "/"):
+        return "is inside"
+    if other.startswith(path + "/"):
+        return "contains"
+    return None
 
 
 def serving_settings(spec: Spec, doc: Document) -> Iterator[Issue]:
@@ -127,6 +142,16 @@ def serving_settings(spec: Spec, doc: Document) -> Iterator[Issue]:
         yield doc.issue(("serving",), "the precompute pattern needs a 'schedule' (cron)")
     if serving.pattern == "model-on-demand" and serving.broker is None:
         yield doc.issue(("serving",), "the model-on-demand pattern needs a 'broker'")
+    if serving.schedule is not None and serving.pattern != "precompute":
+        yield doc.issue(
+            ("serving", "schedule"),
+            f"is only used by the precompute pattern, not '{serving.pattern}'",
+        )
+    if serving.broker is not None and serving.pattern != "model-on-demand":
+        yield doc.issue(
+            ("serving", "broker"),
+            f"is only used by the model-on-demand pattern, not '{serving.pattern}'",
+        )
     if serving.replicas.min > serving.replicas.max:
         yield doc.issue(
             ("serving", "replicas", "min"),

@@ -8,8 +8,9 @@ nesting (stack exhaustion) and huge node counts. Only then is the node tree comp
 and turned into plain Python data, keeping the line and column of every key and value
 so that later errors can point into the file.
 
-Parsing uses libyaml (``ruamel.yaml.clib``) when it is installed — 10-25 times faster
-than the pure-Python parser, which is the fallback — with YAML 1.2 resolution either way.
+Parsing uses libyaml through ``ruamel.yaml.clib`` (a dependency): 10-25 times faster
+than ruamel's pure-Python parser, with YAML 1.2 resolution all the same. Messages and
+positions of syntax errors are libyaml's.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def load_bytes(raw: bytes, file: str = "diva.yaml") -> Document:
         _prescan(yaml, text, file)
         root = yaml.compose(io.StringIO(text))
     except MarkedYAMLError as err:
-        raise SpecError([_yaml_issue(err, file)]) from err
+        raise SpecError([_yaml_issue(err, text, file)]) from err
     except YAMLError as err:  # unmarked parser errors are rare but possible
         raise SpecError([Issue(file, 1, 1, (), f"not valid YAML: {err}")]) from err
     if root is None:
@@ -116,9 +117,14 @@ def load_bytes(raw: bytes, file: str = "diva.yaml") -> Document:
     return Document(file, data, builder.values, builder.keys)
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def _decode(raw: bytes, file: str) -> str:
     if len(raw) > MAX_BYTES:
         raise SpecError([Issue(file, 1, 1, (), f"the file is larger than {MAX_BYTES // 1024} KiB")])
+    if raw.startswith(_UTF16_BOMS):
+        raise SpecError([Issue(file, 1, 1, (), "the file is UTF-16; save it as UTF-8")])
     nul = raw.find(b"\x00")
     if nul >= 0:
         line, column = _offset_position(raw, nul)
@@ -133,9 +139,10 @@ def _decode(raw: bytes, file: str) -> str:
 
 
 def _offset_position(raw: bytes, offset: int) -> Position:
-    line = raw.count(b"\n", 0, offset) + 1
-    column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
-    return line, column
+    """Line and column (in characters, like the parser's) of a byte offset."""
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    prefix = raw[line_start:offset].decode("utf-8", errors="replace")
+    return raw.count(b"\n", 0, offset) + 1, len(prefix) + 1
 
 
 def _prescan(yaml: YAML, text: str, file: str) -> None:
@@ -191,12 +198,23 @@ def _refuse(event: Event, file: str, message: str) -> None:
     raise SpecError([Issue(file, mark.line + 1, mark.column + 1, (), message)])
 
 
-def _yaml_issue(err: MarkedYAMLError, file: str) -> Issue:
+def _yaml_issue(err: MarkedYAMLError, text: str, file: str) -> Issue:
     mark = err.problem_mark or err.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = err.problem or err.context or "invalid YAML"
     context = f" ({err.context})" if err.context and err.problem else ""
-    return Issue(file, line, column, (), f"not valid YAML: {problem}{context}")
+    return Issue(file, line, column, (), f"not valid YAML: {problem}{context}{_hint(err, text)}")
+
+
+def _hint(err: MarkedYAMLError, text: str) -> str:
+    """The likely cause of the two syntax errors people meet most in specs."""
+    mark = err.problem_mark
+    here = text[mark.index : mark.index + 1] if mark is not None else ""
+    if here == "\t":
+        return "; indent with spaces, YAML does not allow tabs there"
+    if "alias" in f"{err.context} {err.problem}":
+        return "; a value starting with '*' (e.g. a cron schedule) must be quoted"
+    return ""
 
 
 def _mark(node: Node) -> Position:

@@ -43,7 +43,7 @@ def load_spec(path: Path, display: str | None = None) -> Spec:
 
 def validate_document(doc: Document) -> Spec:
     """The validated spec; :class:`SpecError` with every issue when it is invalid."""
-    issues = list(_expression_issues(doc, doc.data, ()))
+    issues = list(_string_issues(doc, doc.data, ()))
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as err:
@@ -78,19 +78,31 @@ def _rules_on_intact_sections(doc: Document, errors: list[ErrorDetails]) -> list
     return rules.check(spec, doc, broken)
 
 
-def _expression_issues(doc: Document, node: Any, path: PathKey) -> Iterator[Issue]:
-    """GitHub would evaluate ``${{ ... }}`` in a generated workflow: refuse it anywhere."""
-    message = "must not contain '${{' (GitHub Actions would evaluate it in generated workflows)"
-    if isinstance(node, str) and _EXPRESSION.search(node):
-        yield doc.issue(path, message, at_value=True)
+_EXPRESSION_MESSAGE = (
+    "must not contain '${{' (GitHub Actions would evaluate it in generated workflows)"
+)
+
+
+def _string_problem(text: str) -> str | None:
+    if _EXPRESSION.search(text):
+        return _EXPRESSION_MESSAGE
+    if "\x00" in text:
+        return "must not contain a NUL character"
+    return None
+
+
+def _string_issues(doc: Document, node: Any, path: PathKey) -> Iterator[Issue]:
+    """Refuse what no spec string may hold, wherever it stands (params included)."""
+    if isinstance(node, str) and (problem := _string_problem(node)):
+        yield doc.issue(path, problem, at_value=True)
     elif isinstance(node, dict):
         for key, value in node.items():
-            if _EXPRESSION.search(key):
-                yield doc.issue((*path, key), f"key {message}")
-            yield from _expression_issues(doc, value, (*path, key))
+            if problem := _string_problem(key):
+                yield doc.issue((*path, key), f"key {problem}")
+            yield from _string_issues(doc, value, (*path, key))
     elif isinstance(node, list):
         for index, item in enumerate(node):
-            yield from _expression_issues(doc, item, (*path, index))
+            yield from _string_issues(doc, item, (*path, index))
 
 
 def _translate(doc: Document, error: ErrorDetails) -> Issue:

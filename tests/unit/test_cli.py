@@ -152,3 +152,32 @@ def test_validate_does_not_import_heavy_libraries(run_diva: RunDiva) -> None:
         check=True,
     )
     assert result.stdout.splitlines()[-1] == "HEAVY []"
+
+
+def test_a_missing_path_does_not_hide_the_problems_of_the_others(
+    run_diva: RunDiva, tmp_path: Path
+) -> None:
+    (tmp_path / "bad.yaml").write_text("diva: 1\nproject: {name: p, title: T}\nstage: 9\n")
+    result = run_diva("validate", "--format", "json", "bad.yaml", "gone.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert [issue["path"] for issue in json.loads(result.stdout)] == [["stage"]]
+    assert result.stderr == "diva: error: gone.yaml: no such file\n"
+
+
+def test_schema_check_needs_a_file(run_diva: RunDiva) -> None:
+    result = run_diva("schema", "--check", "-o", "-")
+    assert result.returncode == 2
+    assert result.stderr == "diva: error: --check compares with a file; give it with -o PATH\n"
+
+
+def test_schema_check_of_a_missing_file_says_so(run_diva: RunDiva, tmp_path: Path) -> None:
+    result = run_diva("schema", "--check", "-o", "none.json", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "none.json does not exist; run 'diva schema -o none.json'\n"
+
+
+def test_schema_into_an_unwritable_place_is_a_clear_error(run_diva: RunDiva) -> None:
+    result = run_diva("schema", "-o", "/proc/diva.schema.json")
+    assert result.returncode == 1
+    assert result.stderr.startswith("diva: error: /proc/diva.schema.json: cannot write: ")
+    assert "Traceback" not in result.stderr

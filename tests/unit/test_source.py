@@ -87,3 +87,23 @@ def test_size_limit_is_one_mebibyte() -> None:
 def test_too_many_nodes_are_refused() -> None:
     text = "a: [" + ",".join(["1"] * 100_001) + "]\n"
     assert refusal(text).endswith("the file has more than 100000 nodes")
+
+
+def test_utf16_is_named() -> None:
+    assert (
+        refusal("a: 1\n".encode("utf-16")) == "diva.yaml:1:1: the file is UTF-16; save it as UTF-8"
+    )
+
+
+def test_columns_count_characters_not_bytes() -> None:
+    assert refusal('t: "ééé\x00"\n'.encode()) == "diva.yaml:1:8: the file contains a NUL byte"
+
+
+def test_tab_indentation_gets_a_hint() -> None:
+    assert refusal("a:\n\tb: 1\n").endswith("indent with spaces, YAML does not allow tabs there")
+
+
+def test_unquoted_star_gets_a_hint() -> None:
+    assert refusal("schedule: */5 * * * *\n").endswith(
+        "a value starting with '*' (e.g. a cron schedule) must be quoted"
+    )

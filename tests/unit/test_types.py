@@ -27,19 +27,22 @@ CASES: dict[str, tuple[Any, list[str], list[str]]] = {
     ),
     "RelPath": (
         types.RelPath,
-        ["data/raw", "data/raw/", "a.csv", ".dvc/x", "data/..x"],
-        ["/data", "~/data", "data\\raw", "../data", "data/../x", "data/..", "a b", "", "d\nx"],
+        ["data/raw", "data/raw/", "a.csv", ".data/x", "data/..x", ".gitignore"],
+        [
+            *["/data", "~/data", "data\\raw", "../data", "data/../x", "data/..", "a b", ""],
+            *["d\nx", ".", "./data", "data/./x", ".git", ".git/x", ".dvc/cache", ".diva/x"],
+        ],
     ),
     "Script": (types.Script, ["src/train.py"], ["src/train.sh", "/train.py", "../t.py"]),
     "PinnedImage": (
         types.PinnedImage,
         [f"python@{DIGEST}", f"ghcr.io/acme/base:3.11@{DIGEST}", f"127.0.0.1:5000/b@{DIGEST}"],
-        ["python:3.11", f"Python@{DIGEST}", "python@sha256:abc", f"a b@{DIGEST}"],
+        ["python:3.11", f"Python@{DIGEST}", "python@sha256:abc", f"GHCR.io/a@{DIGEST}"],
     ),
     "Registry": (
         types.Registry,
         ["ghcr.io/acme", "127.0.0.1:5000", "registry.example.com/ml/team"],
-        ["ghcr.io/acme:latest", f"ghcr.io/acme@{DIGEST}", "https://ghcr.io", ""],
+        ["ghcr.io/acme:latest", f"ghcr.io/acme@{DIGEST}", "https://ghcr.io", "", "ACME"],
     ),
     "Cron": (
         types.Cron,

@@ -77,3 +77,27 @@ def test_stage_requirement_points_at_the_stage_when_the_section_is_absent() -> N
     assert "serving: stage 4 (model deployment) requires the 'serving' section" in "\n".join(
         rendered
     )
+
+
+def test_escaped_nul_inside_params_is_refused() -> None:
+    text = BASE.replace(
+        "evaluate: src/evaluate.py}", 'evaluate: src/evaluate.py}\n  params: {x: "a\\0b"}'
+    )
+    assert messages(text) == [
+        "diva.yaml:10:15: model -> params -> x: must not contain a NUL character"
+    ]
+
+
+def test_nested_dataset_paths_are_refused() -> None:
+    spec = BASE.replace(
+        "  raw: {scale: small, path: data/raw}\n",
+        "  raw: {scale: small, path: data/raw}\n  sub: {scale: large, path: data/raw/sub}\n",
+    )
+    assert messages(spec) == [
+        "diva.yaml:6:29: datasets -> sub -> path: is inside the path of dataset 'raw' (data/raw)"
+    ]
+
+
+def test_nan_is_not_a_threshold() -> None:
+    text = BASE + "targets:\n  - {metric: rmse, goal: minimize, threshold: .nan, dataset: raw}\n"
+    assert messages(text)[0].endswith("targets -> 0 -> threshold: must be a finite number")

@@ -76,8 +76,10 @@ def _stage_number(value: Any) -> int:
 
 
 def _spec_version(value: Any) -> int:
-    if value != SPEC_VERSION or isinstance(value, bool):
-        raise invalid(f"unsupported spec format {value!r}; this diva reads format {SPEC_VERSION}")
+    if type(value) is not int:
+        raise invalid(f"must be the integer {SPEC_VERSION}, the spec format version")
+    if value != SPEC_VERSION:
+        raise invalid(f"unsupported spec format {value}; this diva reads format {SPEC_VERSION}")
     return SPEC_VERSION
 
 
@@ -100,7 +102,11 @@ class Section(BaseModel):
     """Base of every spec section: strict types, unknown keys refused, immutable."""
 
     model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        allow_inf_nan=False,
+        use_attribute_docstrings=True,
     )
 
 

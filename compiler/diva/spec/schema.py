@@ -26,6 +26,21 @@ class _DivaSchema(GenerateJsonSchema):
         result["not"] = {"pattern": EXPRESSION_PATTERN}
         return result
 
+    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
+        """Mappings with constrained keys refuse every other key.
+
+        pydantic expresses a key pattern as ``patternProperties``, which lets keys that
+        do not match through unchecked; ``propertyNames`` plus ``additionalProperties``
+        refuses them, as diva itself does.
+        """
+        result = super().dict_schema(schema)
+        patterns = result.pop("patternProperties", None)
+        if patterns:
+            ((pattern, values),) = patterns.items()
+            result["propertyNames"] = {**result.get("propertyNames", {}), "pattern": pattern}
+            result["additionalProperties"] = values
+        return result
+
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of diva.yaml as data."""

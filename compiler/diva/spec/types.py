@@ -20,18 +20,21 @@ from pydantic_core import CoreSchema, PydanticCustomError
 
 @dataclass(frozen=True)
 class SchemaPattern:
-    """Adds a ``pattern`` (and optional ``format``) to the JSON Schema of a string type."""
+    """Adds a ``pattern`` to the JSON Schema of a string type.
+
+    ``message`` becomes ``patternErrorMessage``, which yaml-language-server shows in
+    editors instead of the raw regular expression.
+    """
 
     pattern: str
-    format: str | None = None
+    message: str
 
     def __get_pydantic_json_schema__(
         self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         schema = handler(core_schema)
         schema["pattern"] = self.pattern
-        if self.format:
-            schema["format"] = self.format
+        schema["patternErrorMessage"] = self.message
         return schema
 
 
@@ -53,7 +56,9 @@ def _matcher(pattern: str, message: str) -> Any:
 
 def _constrained(pattern: str, message: str) -> Any:
     """A ``str`` type whose Python check and JSON Schema use the same pattern."""
-    return Annotated[str, AfterValidator(_matcher(pattern, message)), SchemaPattern(pattern)]
+    return Annotated[
+        str, AfterValidator(_matcher(pattern, message)), SchemaPattern(pattern, message)
+    ]
 
 
 # --- names ------------------------------------------------------------------------
@@ -69,11 +74,15 @@ NAME = r"^[a-z](?:[a-z0-9_-]{0,61}[a-z0-9_])?$"
 Name = _constrained(
     NAME,
     "must be a name: lowercase letters, digits, '_' and '-', starting with a letter, "
-    "at most 63 characters",
+    "not ending with '-', at most 63 characters",
 )
 
 KEY = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
-Key = _constrained(KEY, "must be an identifier: letters, digits and '_', not starting with a digit")
+Key = _constrained(
+    KEY,
+    "must be an identifier: letters, digits and '_', not starting with a digit, "
+    "at most 64 characters",
+)
 
 TOPIC = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,248}$"
 Topic = _constrained(TOPIC, "must be a topic name: letters, digits, '.', '_' and '-'")
@@ -100,15 +109,22 @@ LINE = r"^[^\x00-\x1f\x7f]+$"
 Line = _constrained(LINE, "must be non-empty text on a single line (no control characters)")
 
 TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x08\x0b-\x1f\x7f]*$"
-Text = _constrained(TEXT, "must be non-empty text (no control characters other than newlines)")
+Text = _constrained(
+    TEXT, "must be non-empty text (no control characters other than newlines and tabs)"
+)
 
 HTTP_URL = r"^https?://[^\s/$.?#][^\s]*$"
 HttpUrl = _constrained(HTTP_URL, "must be an http:// or https:// URL without spaces")
 
 # --- paths ------------------------------------------------------------------------
 
-REL_PATH = r"^(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_.-][A-Za-z0-9_./-]*$"
+REL_PATH = (
+    r"^(?!(?:\.git|\.dvc|\.diva)(?:/|$))(?!.*(?:^|/)\.{1,2}(?:/|$))"
+    r"[A-Za-z0-9_.-][A-Za-z0-9_./-]*$"
+)
 _PATH_CHARS = re.compile(r"[A-Za-z0-9_./-]+")
+#: Folders owned by git, DVC and diva themselves.
+RESERVED_DIRS = (".git", ".dvc", ".diva")
 
 
 def check_relative_path(value: str) -> str:
@@ -121,8 +137,13 @@ def check_relative_path(value: str) -> str:
         raise invalid("must be relative to the repository root (no '~')")
     if "\\" in value:
         raise invalid("must use '/' as separator (no backslashes)")
-    if ".." in value.split("/"):
+    parts = value.split("/")
+    if ".." in parts:
         raise invalid("must stay inside the repository (no '..')")
+    if "." in parts:
+        raise invalid("must be written without '.' segments (write 'data', not './data')")
+    if parts[0] in RESERVED_DIRS:
+        raise invalid(f"must not point into {parts[0]}/ (owned by the tool of that name)")
     if not _PATH_CHARS.fullmatch(value):
         raise invalid("may only contain letters, digits, '.', '_', '-' and '/'")
     return value
@@ -135,13 +156,21 @@ def check_script(value: str) -> str:
     return value
 
 
-RelPath = Annotated[str, AfterValidator(check_relative_path), SchemaPattern(REL_PATH)]
+RelPath = Annotated[
+    str,
+    AfterValidator(check_relative_path),
+    SchemaPattern(REL_PATH, "must be a relative path inside the repository, using '/'"),
+]
 SCRIPT = REL_PATH[:-1] + r"\.py$"
-Script = Annotated[str, AfterValidator(check_script), SchemaPattern(SCRIPT)]
+Script = Annotated[
+    str,
+    AfterValidator(check_script),
+    SchemaPattern(SCRIPT, "must be a Python file relative to the repository root"),
+]
 
 # --- images -----------------------------------------------------------------------
 
-_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"  # docker refuses upper case anywhere
 _DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?)"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _NAME = rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
@@ -215,4 +244,8 @@ def check_cron(value: str) -> str:
     return value
 
 
-Cron = Annotated[str, AfterValidator(check_cron), SchemaPattern(CRON)]
+Cron = Annotated[
+    str,
+    AfterValidator(check_cron),
+    SchemaPattern(CRON, "must be a cron expression of five fields separated by single spaces"),
+]
