@@ -39,8 +39,10 @@ MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 100_000
 
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
+#: Scalars built as typed values; everything else (timestamps, YAML 1.1 leftovers such
+#: as ``=``) stays the text it is written as.
+_TYPED = frozenset(f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "str"))
 
 PathKey = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -107,7 +109,17 @@ def load_bytes(raw: bytes, file: str = "diva.yaml") -> Document:
     except YAMLError as err:  # unmarked parser errors are rare but possible
         raise SpecError([Issue(file, 1, 1, (), f"not valid YAML: {err}")]) from err
     if root is None:
-        raise SpecError([Issue(file, 1, 1, (), "the file is empty; a spec is a YAML mapping")])
+        raise SpecError(
+            [
+                Issue(
+                    file,
+                    1,
+                    1,
+                    (),
+                    "the file is empty (nothing but comments or blank lines); a spec is a YAML mapping",
+                )
+            ]
+        )
     if not isinstance(root, MappingNode):
         line, column = _mark(root)
         raise SpecError([Issue(file, line, column, (), "the top level must be a mapping of keys")])
@@ -237,7 +249,7 @@ class _Builder:
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
-        if node.tag == _TIMESTAMP:
+        if node.tag not in _TYPED:
             return str(node.value)  # dates stay text: a spec has no datetime fields
         return self._constructor.construct_object(node, deep=True)
 

@@ -114,8 +114,7 @@ def _translate(doc: Document, error: ErrorDetails) -> Issue:
         key = str(loc[-1])
         return doc.issue(loc, f"unknown key '{key}'{_hint(key, _allowed_keys(loc[:-1]))}")
     if loc and loc[-1] == "[key]":
-        name = loc[-2]
-        return doc.issue(loc[:-1], f"invalid key '{name}': {_message(error)}")
+        return doc.issue(loc[:-1], f"invalid key: {_message(error)}")
     return doc.issue(loc, _message(error), at_value=True)
 
 

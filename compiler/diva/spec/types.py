@@ -240,7 +240,11 @@ def check_cron(value: str) -> str:
     try:
         CronSim(value, datetime(2000, 1, 1, tzinfo=UTC))
     except CronSimError as err:
-        raise invalid(f"is not a valid cron expression: {err}") from err
+        reason = str(err).lower().removeprefix("bad ")
+        raise invalid(
+            f"is not a valid cron expression (bad {reason}; ranges: minute 0-59, hour 0-23, "
+            "day of month 1-31, month 1-12, day of week 0-7)"
+        ) from err
     return value
 
 
