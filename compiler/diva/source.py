@@ -129,6 +129,7 @@ def load_bytes(raw: bytes, file: str = "diva.yaml") -> Document:
     return Document(file, data, builder.values, builder.keys)
 
 
+_EMPTY = "the file is empty (nothing but comments or blank lines); a spec is a YAML mapping"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 

@@ -8,6 +8,12 @@ from diva.errors import SpecError
 from diva.source import MAX_BYTES, load_bytes
 
 
+EMPTY = (
+    "diva.yaml:1:1: the file is empty (nothing but comments or blank lines); "
+    "a spec is a YAML mapping"
+)
+
+
 def refusal(text: bytes | str) -> str:
     raw = text.encode() if isinstance(text, str) else text
     with pytest.raises(SpecError) as caught:
