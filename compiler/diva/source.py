@@ -109,17 +109,7 @@ def load_bytes(raw: bytes, file: str = "diva.yaml") -> Document:
     except YAMLError as err:  # unmarked parser errors are rare but possible
         raise SpecError([Issue(file, 1, 1, (), f"not valid YAML: {err}")]) from err
     if root is None:
-        raise SpecError(
-            [
-                Issue(
-                    file,
-                    1,
-                    1,
-                    (),
-                    "the file is empty (nothing but comments or blank lines); a spec is a YAML mapping",
-                )
-            ]
-        )
+        raise SpecError([Issue(file, 1, 1, (), _EMPTY)])
     if not isinstance(root, MappingNode):
         line, column = _mark(root)
         raise SpecError([Issue(file, line, column, (), "the top level must be a mapping of keys")])

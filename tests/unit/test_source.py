@@ -7,7 +7,6 @@ import pytest
 from diva.errors import SpecError
 from diva.source import MAX_BYTES, load_bytes
 
-
 EMPTY = (
     "diva.yaml:1:1: the file is empty (nothing but comments or blank lines); "
     "a spec is a YAML mapping"
@@ -47,14 +46,8 @@ def test_a_byte_order_mark_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (
-            "",
-            "diva.yaml:1:1: the file is empty (nothing but comments or blank lines); a spec is a YAML mapping",
-        ),
-        (
-            "# nothing\n",
-            "diva.yaml:1:1: the file is empty (nothing but comments or blank lines); a spec is a YAML mapping",
-        ),
+        ("", EMPTY),
+        ("# nothing\n", EMPTY),
         ("- a\n", "diva.yaml:1:1: the top level must be a mapping of keys"),
         ("a: &x 1\n", "diva.yaml:1:4: anchors (&x) are not allowed in a spec"),
         ("a: [1]\nb: *x\n", "diva.yaml:2:4: aliases (*x) are not allowed in a spec"),
