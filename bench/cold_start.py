@@ -42,7 +42,7 @@ def _row(name: str, samples: list[float], base: float | None) -> str:
     median = statistics.median(samples)
     ratio = f"{median / base:6.1f}x" if base else "      "
     return (
-        f"{name:<44} {median * 1000:9.2f} ms  "
+        f"{name:<58} {median * 1000:9.2f} ms  "
         f"({min(samples) * 1000:8.2f} - {max(samples) * 1000:8.2f})  {ratio}"
     )
 
@@ -98,12 +98,50 @@ def in_process(runs: int) -> None:
         print("  " + _row(name, _timed(action, runs), None))
 
 
+def _hostile_inputs() -> dict[str, bytes]:
+    bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    return {
+        "alias bomb (9^10 nodes if expanded)": "\n".join(bomb).encode(),
+        "nesting 30,000 deep": b"a: " + b"[" * 30_000 + b"]" * 30_000,
+        "100,001 nodes": b"a: [" + b",".join([b"1"] * 100_001) + b"]\n",
+        "file of 1 MiB + 1 byte": b"a: 1\n" + b"#" * (1 << 20),
+        "!!python/object tag": b"a: !!python/object/apply:os.system [ls]\n",
+        "NUL byte at the end of 1 MiB": b"#" * ((1 << 20) - 2) + b"\x00\n",
+    }
+
+
+def hostile(runs: int) -> None:
+    import tracemalloc
+
+    from diva.errors import SpecError
+    from diva.source import load_bytes
+
+    print(f"\nRefusing hostile input in-process, {runs} runs (median, min - max; peak memory)")
+    for name, raw in _hostile_inputs().items():
+
+        def refuse(raw: bytes = raw) -> None:
+            try:
+                load_bytes(raw)
+            except SpecError:
+                return
+            raise AssertionError("not refused")
+
+        samples = _timed(refuse, runs)
+        tracemalloc.start()
+        refuse()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"  {_row(name, samples, None)} {peak / 1024 / 1024:6.1f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     cold_start(args.runs)
     in_process(args.runs * 10)
+    hostile(args.runs)
 
 
 if __name__ == "__main__":
