@@ -9,11 +9,10 @@ section, so that a promotion that forgot something says what and why.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from diva.errors import Issue
+from diva.errors import Issue, did_you_mean
 from diva.source import Document, PathKey
 from diva.spec.model import Spec
 from diva.stages import stage
@@ -34,14 +33,9 @@ def check(spec: Spec, doc: Document, broken: frozenset[str] = frozenset()) -> li
     ]
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 def _unknown_dataset(spec: Spec, name: str) -> str:
     declared = ", ".join(sorted(spec.datasets)) or "none"
-    return f"unknown dataset '{name}' (declared: {declared}){_did_you_mean(name, spec.datasets)}"
+    return f"unknown dataset '{name}' (declared: {declared}){did_you_mean(name, spec.datasets)}"
 
 
 def dataset_references(spec: Spec, doc: Document) -> Iterator[Issue]:

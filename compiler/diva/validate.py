@@ -6,7 +6,6 @@ of the file, the way DVC reports its own YAML errors.
 
 from __future__ import annotations
 
-import difflib
 import re
 import typing
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from diva import rules
-from diva.errors import Issue, SpecError
+from diva.errors import Issue, SpecError, did_you_mean
 from diva.source import Document, PathKey, read_spec
 from diva.spec.model import Spec
 from diva.spec.schema import EXPRESSION_PATTERN
@@ -112,7 +111,7 @@ def _translate(doc: Document, error: ErrorDetails) -> Issue:
         return doc.issue(loc[:-1], f"missing required key '{loc[-1]}'")
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        return doc.issue(loc, f"unknown key '{key}'{_hint(key, _allowed_keys(loc[:-1]))}")
+        return doc.issue(loc, f"unknown key '{key}'{did_you_mean(key, _allowed_keys(loc[:-1]))}")
     if loc and loc[-1] == "[key]":
         return doc.issue(loc[:-1], f"invalid key: {_message(error)}")
     return doc.issue(loc, _message(error), at_value=True)
@@ -127,7 +126,7 @@ def _message(error: ErrorDetails) -> str:
     if kind == "literal_error":
         choices = _QUOTED.findall(str(error.get("ctx", {}).get("expected", "")))
         shown = ", ".join(choices)
-        return f"must be one of: {shown}{_hint(str(value), choices)}"
+        return f"must be one of: {shown}{did_you_mean(str(value), choices)}"
     message = error["msg"]
     for prefix in ("Input should be ", "Value should be "):
         if message.startswith(prefix):
@@ -155,11 +154,6 @@ def _describe(value: object) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
-
-
-def _hint(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _allowed_keys(path: PathKey) -> list[str]:
