@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from diva import __version__
 from diva.errors import EXIT_INVALID, EXIT_USAGE, DivaError, Issue, SpecError, UsageError
+
+if TYPE_CHECKING:
+    from diva.spec.model import Spec
 
 SPEC_FILE = "diva.yaml"
 DEFAULT_SCHEMA_PATH = Path("specs/diva.schema.json")
@@ -47,6 +51,38 @@ def _spec_path(path: Path) -> Path:
     return path / SPEC_FILE if path.is_dir() else path
 
 
+class _Batch:
+    """Loads several specs, remembering which were invalid and which unreadable.
+
+    One unreadable path never hides the problems of the others; it only decides the
+    exit code at the end (usage error before invalid spec).
+    """
+
+    def __init__(self, paths: tuple[Path, ...]) -> None:
+        self.paths = [_spec_path(path) for path in paths or (Path(SPEC_FILE),)]
+        self.issues: list[Issue] = []
+        self.unreadable = False
+
+    def load(self) -> Iterator[tuple[Path, Spec | list[Issue]]]:
+        from diva.validate import load_spec
+
+        for path in self.paths:
+            try:
+                yield path, load_spec(path)
+            except SpecError as err:
+                self.issues.extend(err.issues)
+                yield path, err.issues
+            except UsageError as err:
+                click.secho(f"diva: error: {err}", fg="red", err=True)
+                self.unreadable = True
+
+    def exit(self) -> None:
+        if self.unreadable:
+            sys.exit(EXIT_USAGE)
+        if self.issues:
+            sys.exit(EXIT_INVALID)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -61,38 +97,22 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
     """Check diva.yaml files and report every problem with line:column.
 
     PATHS are spec files or directories holding a diva.yaml (default: ./diva.yaml).
-    Exits 0 when every file is valid, 1 when any is invalid, 2 on usage errors.
+    Exits 0 when every file is valid, 1 when any is invalid, 2 on usage errors
+    (an unreadable path is reported and the other paths are still checked).
     """
-    from diva.validate import load_spec
-
-    issues: list[Issue] = []
-    unreadable = False
-    for path in [_spec_path(path) for path in paths or (Path(SPEC_FILE),)]:
-        try:
-            spec = load_spec(path)
-        except SpecError as err:
-            issues.extend(err.issues)
-            if output == "text":
-                _echo_invalid(path, err.issues)
-            continue
-        except UsageError as err:  # report it, and still check the other files
-            click.secho(f"diva: error: {err}", fg="red", err=True)
-            unreadable = True
-            continue
-        if output == "text":
-            click.echo(f"{path}: valid ({spec.project.name}, {_stage_text(spec.stage)})")
-    if output == "json":
-        click.echo(json.dumps([issue.as_dict() for issue in issues], indent=2))
-    if unreadable:
-        sys.exit(EXIT_USAGE)
-    if issues:
-        sys.exit(EXIT_INVALID)
-
-
-def _stage_text(number: int) -> str:
     from diva.stages import stage
 
-    return str(stage(number))
+    batch = _Batch(paths)
+    for path, result in batch.load():
+        if output == "json":
+            continue
+        if isinstance(result, list):
+            _echo_invalid(path, result)
+        else:
+            click.echo(f"{path}: valid ({result.project.name}, {stage(result.stage)})")
+    if output == "json":
+        click.echo(json.dumps([issue.as_dict() for issue in batch.issues], indent=2))
+    batch.exit()
 
 
 def _echo_invalid(path: Path, issues: list[Issue]) -> None:
@@ -109,23 +129,19 @@ def explain(paths: tuple[Path, ...]) -> None:
     """Summarize diva.yaml files: stage, datasets, targets, and what comes next.
 
     PATHS are spec files or directories holding a diva.yaml (default: ./diva.yaml).
+    Exit codes as for validate.
     """
     from diva.explain import explain_spec
-    from diva.validate import load_spec
 
-    failed = False
+    batch = _Batch(paths)
     shown = 0
-    for path in [_spec_path(path) for path in paths or (Path(SPEC_FILE),)]:
-        try:
-            spec = load_spec(path)
-        except SpecError as err:
-            _echo_invalid(path, err.issues)
-            failed = True
+    for path, result in batch.load():
+        if isinstance(result, list):
+            _echo_invalid(path, result)
             continue
-        click.echo(("\n" if shown else "") + explain_spec(spec))
+        click.echo(("\n" if shown else "") + explain_spec(result))
         shown += 1
-    if failed:
-        sys.exit(EXIT_INVALID)
+    batch.exit()
 
 
 @cli.command()

@@ -7,6 +7,7 @@ anything else escaping is a bug and is allowed to show a traceback.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -14,6 +15,13 @@ from dataclasses import dataclass, field
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -41,10 +49,17 @@ class Issue:
         return " -> ".join(str(part) for part in self.path)
 
     def render(self) -> str:
+        """One line for terminals and CI logs; control characters are escaped.
+
+        Keys and values come from the spec, which anybody may send in a pull request:
+        a raw newline could start a GitHub Actions workflow command (``::error``), an
+        escape sequence could rewrite the terminal.
+        """
         where = f"{self.file}:{self.line}:{self.column}"
-        if self.path:
-            return f"{where}: {self.dotted}: {self.message}"
-        return f"{where}: {self.message}"
+        text = (
+            f"{where}: {self.dotted}: {self.message}" if self.path else f"{where}: {self.message}"
+        )
+        return _CONTROL.sub(_escape, text)
 
     def as_dict(self) -> dict[str, object]:
         return {

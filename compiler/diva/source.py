@@ -126,7 +126,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 def _decode(raw: bytes, file: str) -> str:
     if len(raw) > MAX_BYTES:
         raise SpecError([Issue(file, 1, 1, (), f"the file is larger than {MAX_BYTES // 1024} KiB")])
-    if raw.startswith(_UTF16_BOMS):
+    if raw.startswith(_UTF16_BOMS) or (len(raw) > 1 and b"\x00" in raw[:2]):
         raise SpecError([Issue(file, 1, 1, (), "the file is UTF-16; save it as UTF-8")])
     nul = raw.find(b"\x00")
     if nul >= 0:

@@ -181,3 +181,24 @@ def test_schema_into_an_unwritable_place_is_a_clear_error(run_diva: RunDiva) -> 
     assert result.returncode == 1
     assert result.stderr.startswith("diva: error: /proc/diva.schema.json: cannot write: ")
     assert "Traceback" not in result.stderr
+
+
+def test_keys_cannot_inject_workflow_commands_or_terminal_escapes(
+    run_diva: RunDiva, tmp_path: Path
+) -> None:
+    (tmp_path / "diva.yaml").write_text(
+        "diva: 1\nproject: {name: d, title: D}\nstage: 0\n"
+        '"x\\n::error file=a::pwned\\e]0;t\\a": 1\n'
+    )
+    result = run_diva("validate", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.count("\n") == 1
+    assert "\\n::error file=a::pwned\\x1b]0;t\\x07" in result.stdout
+    assert "\x1b" not in result.stdout
+
+
+def test_explain_goes_on_past_a_missing_path(run_diva: RunDiva) -> None:
+    result = run_diva("explain", "nothere", str(EXAMPLES[0].parent))
+    assert result.returncode == 2
+    assert "diva: error: nothere: no such file" in result.stderr
+    assert "stage:" in result.stdout

@@ -112,3 +112,9 @@ def test_unquoted_star_gets_a_hint() -> None:
     assert refusal("schedule: */5 * * * *\n").endswith(
         "a value starting with '*' (e.g. a cron schedule) must be quoted"
     )
+
+
+def test_utf16_without_byte_order_mark_is_named_too() -> None:
+    assert refusal("a: 1\n".encode("utf-16-le")) == (
+        "diva.yaml:1:1: the file is UTF-16; save it as UTF-8"
+    )

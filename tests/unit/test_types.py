@@ -31,6 +31,7 @@ CASES: dict[str, tuple[Any, list[str], list[str]]] = {
         [
             *["/data", "~/data", "data\\raw", "../data", "data/../x", "data/..", "a b", ""],
             *["d\nx", ".", "./data", "data/./x", ".git", ".git/x", ".dvc/cache", ".diva/x"],
+            *["data//x", "data/.git", "data/.git/x", "data/."],
         ],
     ),
     "Script": (types.Script, ["src/train.py"], ["src/train.sh", "/train.py", "../t.py"]),

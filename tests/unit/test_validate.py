@@ -101,3 +101,12 @@ def test_nested_dataset_paths_are_refused() -> None:
 def test_nan_is_not_a_threshold() -> None:
     text = BASE + "targets:\n  - {metric: rmse, goal: minimize, threshold: .nan, dataset: raw}\n"
     assert messages(text)[0].endswith("targets -> 0 -> threshold: must be a finite number")
+
+
+def test_hyper_parameters_may_be_nan_or_infinite() -> None:
+    text = BASE.replace(
+        "evaluate: src/evaluate.py}", "evaluate: src/evaluate.py}\n  params: {a: .nan, b: [.inf]}"
+    )
+    spec = validate_document(load_bytes(text.encode()))
+    assert spec.model is not None
+    assert spec.model.params["b"] == [float("inf")]

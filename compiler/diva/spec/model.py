@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import JsonValue
+from pydantic import ConfigDict, JsonValue
 
 from diva.spec.base import (
     SPEC_VERSION,
@@ -178,6 +178,9 @@ class Entrypoints(Section):
 
 class Model(Section):
     """The model: framework, task, pipeline entry points and hyper-parameters."""
+
+    # hyper-parameters may be NaN or infinite (params.yaml carries them as .nan / .inf)
+    model_config = ConfigDict(**Section.model_config | {"allow_inf_nan": True})
 
     name: Name | None = None
     """Registered MLflow model name (default: the project name)."""

@@ -119,7 +119,7 @@ HttpUrl = _constrained(HTTP_URL, "must be an http:// or https:// URL without spa
 # --- paths ------------------------------------------------------------------------
 
 REL_PATH = (
-    r"^(?!(?:\.git|\.dvc|\.diva)(?:/|$))(?!.*(?:^|/)\.{1,2}(?:/|$))"
+    r"^(?!(?:.*/)?(?:\.git|\.dvc|\.diva)(?:/|$))(?!.*(?:^|/)\.{0,2}/)(?!(?:.*/)?\.{1,2}$)"
     r"[A-Za-z0-9_.-][A-Za-z0-9_./-]*$"
 )
 _PATH_CHARS = re.compile(r"[A-Za-z0-9_./-]+")
@@ -137,13 +137,14 @@ def check_relative_path(value: str) -> str:
         raise invalid("must be relative to the repository root (no '~')")
     if "\\" in value:
         raise invalid("must use '/' as separator (no backslashes)")
-    parts = value.split("/")
+    parts = value.rstrip("/").split("/")
     if ".." in parts:
         raise invalid("must stay inside the repository (no '..')")
-    if "." in parts:
-        raise invalid("must be written without '.' segments (write 'data', not './data')")
-    if parts[0] in RESERVED_DIRS:
-        raise invalid(f"must not point into {parts[0]}/ (owned by the tool of that name)")
+    if "." in parts or "" in parts:
+        raise invalid("must be written without '.' or empty segments (no './' and no '//')")
+    reserved = [part for part in parts if part in RESERVED_DIRS]
+    if reserved:
+        raise invalid(f"must not point into {reserved[0]}/ (owned by the tool of that name)")
     if not _PATH_CHARS.fullmatch(value):
         raise invalid("may only contain letters, digits, '.', '_', '-' and '/'")
     return value

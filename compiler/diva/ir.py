@@ -1,0 +1,161 @@
+"""The normalized, frozen project that backends compile from.
+
+Defaults are resolved and names derived here, once, so that backends stay small pure
+functions: they never see pydantic models or ``None`` where a default exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from diva.spec.model import Spec
+
+#: Where the pipeline writes, relative to the project root (see docs/compile.md).
+BUILD_DIR = "build"
+METRICS_DIR = "metrics"
+PLOTS_DIR = "plots"
+#: Folder of generated files that no tool requires at the project root.
+GENERATED_DIR = "generated"
+RUNTIME_CONFIG = f"{GENERATED_DIR}/project.json"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    scale: str
+    path: str
+    version: str | None
+
+    @property
+    def prepared(self) -> str:
+        return f"{BUILD_DIR}/{self.name}/prepared"
+
+    @property
+    def model(self) -> str:
+        return f"{BUILD_DIR}/{self.name}/model"
+
+    @property
+    def metrics(self) -> str:
+        return f"{METRICS_DIR}/{self.name}.json"
+
+    @property
+    def plots(self) -> str:
+        return f"{PLOTS_DIR}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Model:
+    registered_name: str
+    framework: str
+    task: str
+    prepare: str | None
+    train: str
+    evaluate: str
+    params: Mapping[str, Any]
+
+    @property
+    def code_dirs(self) -> tuple[str, ...]:
+        """Folders of the entry points: a change to any module there reruns the step."""
+        scripts = [self.prepare, self.train, self.evaluate]
+        return tuple(sorted({_parent(script) for script in scripts if script}))
+
+
+@dataclass(frozen=True)
+class Target:
+    metric: str
+    goal: str
+    threshold: float
+    dataset: str
+    scale: str
+
+
+@dataclass(frozen=True)
+class Mlflow:
+    tracking_uri: str
+    experiment: str
+    artifact_location: str
+
+
+@dataclass(frozen=True)
+class Project:
+    """Everything a backend may read. Built by :func:`build` from a validated spec."""
+
+    name: str
+    title: str
+    stage: int
+    spec_file: str
+    spec_sha256: str
+    python: str
+    datasets: tuple[Dataset, ...]
+    model: Model | None
+    targets: tuple[Target, ...]
+    mlflow: Mlflow
+    dvc_remote: tuple[str, str]
+
+    @property
+    def active_scales(self) -> tuple[str, ...]:
+        """Scales the pipeline runs at this stage: small from 2, large too from 3."""
+        return tuple(scale for scale, first in (("small", 2), ("large", 3)) if self.stage >= first)
+
+    @property
+    def pipeline_datasets(self) -> tuple[Dataset, ...]:
+        return tuple(d for d in self.datasets if d.scale in self.active_scales)
+
+
+def _parent(path: str) -> str:
+    head, _, _ = path.rpartition("/")
+    return head or "."
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(item) for item in value)
+    return value
+
+
+def build(spec: Spec, spec_text: bytes, spec_file: str = "diva.yaml") -> Project:
+    """Normalize a validated spec; ``spec_text`` is hashed into the lock file."""
+    datasets = tuple(
+        Dataset(name, d.scale, d.path.rstrip("/"), d.existing.version if d.existing else None)
+        for name, d in sorted(spec.datasets.items())
+    )
+    scales = {d.name: d.scale for d in datasets}
+    model = None
+    if spec.model is not None:
+        m = spec.model
+        model = Model(
+            registered_name=m.name or spec.project.name,
+            framework=m.framework,
+            task=m.task,
+            prepare=m.entrypoints.prepare,
+            train=m.entrypoints.train,
+            evaluate=m.entrypoints.evaluate,
+            params=_freeze(dict(m.params)),
+        )
+    platform = spec.platform
+    return Project(
+        name=spec.project.name,
+        title=spec.project.title,
+        stage=spec.stage,
+        spec_file=spec_file,
+        spec_sha256=hashlib.sha256(spec_text).hexdigest(),
+        python=platform.python,
+        datasets=datasets,
+        model=model,
+        targets=tuple(
+            Target(t.metric, t.goal, t.threshold, t.dataset, t.scale or scales[t.dataset])
+            for t in spec.targets
+        ),
+        mlflow=Mlflow(
+            tracking_uri=platform.mlflow.tracking_uri,
+            experiment=spec.project.name,
+            artifact_location=".diva/mlartifacts",
+        ),
+        dvc_remote=(platform.dvc.remote.name, platform.dvc.remote.url),
+    )
