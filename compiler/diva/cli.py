@@ -144,6 +144,42 @@ def explain(paths: tuple[Path, ...]) -> None:
     batch.exit()
 
 
+@cli.command(name="compile")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write here instead of next to each spec (one folder per spec when several).",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
+@click.option("--dry-run", is_flag=True, help="Write nothing; show what would change.")
+@click.option("--diff", "show_diff", is_flag=True, help="Write nothing; show unified diffs.")
+@click.option("--force", is_flag=True, help="Overwrite files edited by hand or not made by diva.")
+def compile_command(
+    paths: tuple[Path, ...],
+    out: Path | None,
+    check: bool,
+    dry_run: bool,
+    show_diff: bool,
+    force: bool,
+) -> None:
+    """Generate the files the project's stage needs (dvc.yaml, MLflow config, ...).
+
+    PATHS are spec files or directories holding a diva.yaml (default: ./diva.yaml).
+    Files are written next to each spec unless --out is given. diva refuses (exit 3,
+    nothing written) to overwrite a generated file edited by hand or a file it did not
+    generate, unless --force. Exit codes: 0 done, 1 invalid spec or drift (--check),
+    2 usage error, 3 refused.
+    """
+    from diva.compile import jobs_for
+    from diva.report import Mode, run_compile
+
+    if sum((check, dry_run, show_diff)) > 1:
+        raise UsageError("use only one of --check, --dry-run and --diff")
+    mode: Mode = "check" if check else "dry-run" if dry_run else "diff" if show_diff else "write"
+    sys.exit(run_compile(jobs_for(_Batch(paths).paths, out), mode=mode, force=force))
+
+
 @cli.command()
 @click.option(
     "-o",

@@ -120,7 +120,11 @@ def _freeze(value: Any) -> Any:
 
 
 def build(spec: Spec, spec_text: bytes, spec_file: str = "diva.yaml") -> Project:
-    """Normalize a validated spec; ``spec_text`` is hashed into the lock file."""
+    """Normalize a validated spec.
+
+    ``spec_text`` is hashed into the lock file; ``spec_file`` is the spec's path as seen
+    from the output root, named in every generated file's header.
+    """
     datasets = tuple(
         Dataset(name, d.scale, d.path.rstrip("/"), d.existing.version if d.existing else None)
         for name, d in sorted(spec.datasets.items())

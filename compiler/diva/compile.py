@@ -1,0 +1,44 @@
+"""``diva compile``: spec -> normalized project -> backends -> writer."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from diva import __version__
+from diva.backends import emit_all
+from diva.ir import build
+from diva.source import read_spec
+from diva.validate import validate_document
+from diva.writer import Plan, plan
+
+
+@dataclass(frozen=True)
+class Job:
+    """One spec and the folder its files are generated into."""
+
+    spec: Path
+    out: Path
+
+
+def jobs_for(specs: list[Path], out: Path | None) -> list[Job]:
+    """Each spec compiles next to itself, or into ``out`` (``out/<name>`` for several)."""
+    if out is None:
+        return [Job(spec, spec.parent) for spec in specs]
+    if len(specs) == 1:
+        return [Job(specs[0], out)]
+    return [Job(spec, out / spec.parent.resolve().name) for spec in specs]
+
+
+def plan_job(job: Job) -> Plan:
+    """Validate the spec and plan its outputs; raises SpecError when it is invalid."""
+    document = read_spec(job.spec)
+    spec = validate_document(document)
+    source = Path(os.path.relpath(job.spec.resolve(), job.out.resolve())).as_posix()
+    project = build(spec, job.spec.read_bytes(), source)
+    meta = {
+        "diva_version": __version__,
+        "spec": {"path": source, "sha256": project.spec_sha256},
+    }
+    return plan(job.out, emit_all(project), meta)

@@ -1,0 +1,81 @@
+"""Running compile jobs and reporting per file, as the CLI shows it."""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from typing import Literal
+
+import click
+
+from diva.compile import Job, plan_job
+from diva.errors import EXIT_INVALID, EXIT_OK, SpecError
+from diva.writer import Change, ConflictError, Plan, apply
+
+Mode = Literal["write", "check", "dry-run", "diff"]
+_COLORS = {"create": "green", "update": "yellow", "delete": "red", "conflict": "red"}
+
+
+def run_compile(jobs: list[Job], *, mode: Mode, force: bool) -> int:
+    """Plan every job, then write (or check, or show); returns the exit code."""
+    plans: list[tuple[Job, Plan]] = []
+    invalid = False
+    for job in jobs:
+        try:
+            plans.append((job, plan_job(job)))
+        except SpecError as err:
+            for issue in err.issues:
+                click.echo(issue.render())
+            invalid = True
+    if invalid:
+        return EXIT_INVALID
+    conflicts = [change for _, plan in plans for change in plan.conflicts]
+    if mode == "write" and conflicts and not force:
+        raise ConflictError(conflicts)
+    drift = False
+    for job, plan in plans:
+        _report(job, plan, mode, force)
+        drift = drift or plan.drifted
+        if mode == "write":
+            apply(plan, force=force)
+    if mode == "check" and drift:
+        click.secho("generated files are out of date; run `diva compile`", fg="red", err=True)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _action(change: Change, forced: bool) -> str:
+    """What happens to the file; a forced conflict overwrites (or keeps a stale edit)."""
+    if change.action == "conflict" and forced:
+        return "overwrite" if change.new is not None else "keep"
+    return change.action
+
+
+def _report(job: Job, plan: Plan, mode: Mode, force: bool) -> None:
+    forced = force and mode == "write"
+    verb = "" if mode == "write" else "would "
+    for change in plan.pending:
+        action = _action(change, forced)
+        reason = f" ({change.reason})" if change.reason else ""
+        label = click.style(f"{action:>9}", fg=_COLORS.get(change.action))
+        click.echo(f"{label}  {_shown(job, change.path)}{reason}")
+        if mode == "diff":
+            _echo_diff(job, change.path, change.old, change.new)
+    counts = Counter(_action(change, forced) for change in plan.changes)
+    summary = ", ".join(f"{count} {action}" for action, count in sorted(counts.items()))
+    click.echo(f"{job.out}/: {verb}{summary or 'nothing to generate'}")
+
+
+def _shown(job: Job, path: str) -> str:
+    return str(job.out / path)
+
+
+def _echo_diff(job: Job, path: str, old: str | None, new: str | None) -> None:
+    name = _shown(job, path)
+    lines = difflib.unified_diff(
+        (old or "").splitlines(keepends=True),
+        (new or "").splitlines(keepends=True),
+        fromfile=f"a/{name}" if old is not None else "/dev/null",
+        tofile=f"b/{name}" if new is not None else "/dev/null",
+    )
+    click.echo("".join(lines), nl=False)
