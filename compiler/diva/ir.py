@@ -12,15 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from diva.layout import BUILD_DIR, METRICS_DIR, PLOTS_DIR
 from diva.spec.model import Spec
-
-#: Where the pipeline writes, relative to the project root (see docs/compile.md).
-BUILD_DIR = "build"
-METRICS_DIR = "metrics"
-PLOTS_DIR = "plots"
-#: Folder of generated files that no tool requires at the project root.
-GENERATED_DIR = "generated"
-RUNTIME_CONFIG = f"{GENERATED_DIR}/project.json"
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from diva.errors import DivaError
+from diva.layout import LOCK_FILE
 from diva.render import Artifact
 
-LOCK_FILE = "diva.lock"
 EXIT_CONFLICT = 3
 
 Action = Literal["create", "update", "identical", "delete", "conflict"]

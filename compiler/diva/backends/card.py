@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from diva.ir import GENERATED_DIR, Project
+from diva.ir import Project
+from diva.layout import GENERATED_DIR
 from diva.render import Artifact, markdown_text
 from diva.stages import LAST_STAGE, STAGES, stage
 

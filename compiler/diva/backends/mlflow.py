@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from diva.ir import RUNTIME_CONFIG, Project
+from diva.ir import Project
+from diva.layout import RUNTIME_CONFIG
 from diva.render import Artifact, json_text, yaml_text
 
 CONFIG_VERSION = 1

@@ -1,0 +1,17 @@
+"""Where things live in a compiled project, relative to its root (docs/compile.md).
+
+A module of its own, without imports, so that :mod:`diva.runtime` stays light.
+"""
+
+from __future__ import annotations
+
+#: Pipeline outputs: build/<dataset>/{prepared,model}, metrics/<dataset>.json, plots/<dataset>/
+BUILD_DIR = "build"
+METRICS_DIR = "metrics"
+PLOTS_DIR = "plots"
+#: Generated files that no tool requires at the project root.
+GENERATED_DIR = "generated"
+#: The runtime configuration read by diva.runtime, the gates and CI.
+RUNTIME_CONFIG = f"{GENERATED_DIR}/project.json"
+#: The lock file of diva compile, at the output root.
+LOCK_FILE = "diva.lock"
