@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "schema", "tests"]
@@ -28,9 +30,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def schema(session: nox.Session) -> None:
-    """Fail when specs/diva.schema.json drifts from the spec model."""
+    """Fail when derived files drift: specs/diva.schema.json and generated/<example>/."""
     session.install("-e", ".")
     session.run("diva", "schema", "--check")
+    examples = sorted(str(path) for path in Path("specs/examples").iterdir() if path.is_dir())
+    session.run("diva", "compile", "--check", "--out", "generated", *examples)
 
 
 @nox.session(python=PYTHON)
