@@ -8,6 +8,7 @@ from pathlib import Path
 
 from diva import __version__
 from diva.backends import emit_all
+from diva.errors import UsageError
 from diva.ir import build
 from diva.source import read_spec
 from diva.validate import validate_document
@@ -28,7 +29,15 @@ def jobs_for(specs: list[Path], out: Path | None) -> list[Job]:
         return [Job(spec, spec.parent) for spec in specs]
     if len(specs) == 1:
         return [Job(specs[0], out)]
-    return [Job(spec, out / spec.parent.resolve().name) for spec in specs]
+    jobs = [Job(spec, out / spec.parent.resolve().name) for spec in specs]
+    folders = [job.out for job in jobs]
+    clashes = sorted({str(folder) for folder in folders if folders.count(folder) > 1})
+    if clashes:
+        raise UsageError(
+            f"several specs would compile into {', '.join(clashes)}: their folders share a "
+            "name; compile them one at a time with --out"
+        )
+    return jobs
 
 
 def plan_job(job: Job) -> Plan:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from diva.layout import BUILD_DIR, METRICS_DIR, PLOTS_DIR
+from diva.layout import BUILD_DIR, LOCAL_STORE_DIR, METRICS_DIR, PLOTS_DIR
 from diva.spec.model import Spec
 
 
@@ -51,10 +51,12 @@ class Model:
     params: Mapping[str, Any]
 
     @property
-    def code_dirs(self) -> tuple[str, ...]:
-        """Folders of the entry points: a change to any module there reruns the step."""
+    def code_deps(self) -> tuple[str, ...]:
+        """What the steps' code is: the folders of the entry points (a change to any
+        module there reruns the step), or the script itself when it sits at the root,
+        whose folder also holds the pipeline's outputs."""
         scripts = [self.prepare, self.train, self.evaluate]
-        return tuple(sorted({_parent(script) for script in scripts if script}))
+        return tuple(sorted({_parent(script) or script for script in scripts if script}))
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class Target:
 class Mlflow:
     tracking_uri: str
     experiment: str
-    artifact_location: str
+    artifact_location: str | None
 
 
 @dataclass(frozen=True)
@@ -96,12 +98,20 @@ class Project:
 
     @property
     def pipeline_datasets(self) -> tuple[Dataset, ...]:
-        return tuple(d for d in self.datasets if d.scale in self.active_scales)
+        """Datasets with a pipeline: small ones first, then by name."""
+        active = [d for d in self.datasets if d.scale in self.active_scales]
+        return tuple(sorted(active, key=lambda d: (d.scale != "small", d.name)))
 
 
 def _parent(path: str) -> str:
     head, _, _ = path.rpartition("/")
-    return head or "."
+    return head
+
+
+def _artifact_location(tracking_uri: str) -> str | None:
+    """A local folder for local stores; a tracking server decides for itself."""
+    local = tracking_uri.startswith(("sqlite:", "file:"))
+    return f"{LOCAL_STORE_DIR}/mlartifacts" if local else None
 
 
 def _freeze(value: Any) -> Any:
@@ -152,7 +162,7 @@ def build(spec: Spec, spec_text: bytes, spec_file: str = "diva.yaml") -> Project
         mlflow=Mlflow(
             tracking_uri=platform.mlflow.tracking_uri,
             experiment=spec.project.name,
-            artifact_location=".diva/mlartifacts",
+            artifact_location=_artifact_location(platform.mlflow.tracking_uri),
         ),
         dvc_remote=(platform.dvc.remote.name, platform.dvc.remote.url),
     )

@@ -13,5 +13,9 @@ PLOTS_DIR = "plots"
 GENERATED_DIR = "generated"
 #: The runtime configuration read by diva.runtime, the gates and CI.
 RUNTIME_CONFIG = f"{GENERATED_DIR}/project.json"
+#: Folders the pipeline writes; datasets and entry points may not live there.
+PIPELINE_DIRS = (BUILD_DIR, METRICS_DIR, PLOTS_DIR, GENERATED_DIR)
+#: Local state that is never committed: the embedded MLflow store, its artifacts.
+LOCAL_STORE_DIR = ".diva"
 #: The lock file of diva compile, at the output root.
 LOCK_FILE = "diva.lock"

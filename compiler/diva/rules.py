@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from diva.errors import Issue, did_you_mean
+from diva.layout import PIPELINE_DIRS
 from diva.source import Document, PathKey
 from diva.spec.model import Spec
 from diva.stages import stage
@@ -111,6 +112,22 @@ def dataset_paths(spec: Spec, doc: Document) -> Iterator[Issue]:
         seen.append((name, path))
 
 
+def pipeline_folders(spec: Spec, doc: Document) -> Iterator[Issue]:
+    """Datasets and entry points stay out of the folders the pipeline writes."""
+    paths: list[tuple[PathKey, str]] = [
+        (("datasets", name, "path"), dataset.path) for name, dataset in spec.datasets.items()
+    ]
+    if spec.model is not None:
+        entrypoints = spec.model.entrypoints.model_dump(exclude_none=True)
+        paths += [(("model", "entrypoints", step), path) for step, path in entrypoints.items()]
+    for where, path in paths:
+        top = path.split("/")[0]
+        if top in PIPELINE_DIRS:
+            yield doc.issue(
+                where, f"must not be inside {top}/, where the pipeline writes", at_value=True
+            )
+
+
 def _overlap(path: str, other: str) -> str | None:
     if path == other:
         return "is the same as"
@@ -195,6 +212,7 @@ RULES: tuple[Rule, ...] = (
     Rule(dataset_references, frozenset({"targets", "datasets", "monitoring"})),
     Rule(unique_names, frozenset({"idea", "platform", "targets", "monitoring"})),
     Rule(dataset_paths, frozenset({"datasets"})),
+    Rule(pipeline_folders, frozenset({"datasets", "model"})),
     Rule(serving_settings, frozenset({"serving"})),
     Rule(
         stage_requirements,

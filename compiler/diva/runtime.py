@@ -144,7 +144,8 @@ class Context:
         """Hyper-parameters from params.yaml."""
         from ruamel.yaml import YAML
 
-        loaded = YAML(typ="safe").load(self.root / "params.yaml")
+        path = self.root / "params.yaml"
+        loaded = YAML(typ="safe").load(path) if path.is_file() else None
         return dict(loaded or {})
 
     # --- MLflow -------------------------------------------------------------------
@@ -166,6 +167,8 @@ class Context:
         experiment = mlflow.get_experiment_by_name(settings["experiment"])
         if experiment is not None:
             return str(experiment.experiment_id)
+        if settings.get("artifact_location") is None:  # a tracking server decides
+            return str(mlflow.create_experiment(settings["experiment"]))
         location = (self.root / settings["artifact_location"]).resolve()
         location.mkdir(parents=True, exist_ok=True)
         return str(mlflow.create_experiment(settings["experiment"], location.as_uri()))

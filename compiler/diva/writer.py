@@ -174,8 +174,16 @@ def _target(root: Path, relative: str) -> Path:
     if pure.is_absolute() or ".." in pure.parts or not pure.parts:
         raise UnsafePathError(f"{relative}: generated paths must stay inside {root}")
     target = root / pure
-    if not target.parent.resolve().is_relative_to(root.resolve()):
+    try:
+        inside = target.parent.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError) as err:  # a symlink loop on the way
+        raise UnsafePathError(f"{target}: cannot resolve the path: {err}") from err
+    if not inside:
         raise UnsafePathError(f"{target}: a symbolic link leads out of {root}; refusing to write")
+    for folder in pure.parents:
+        blocker = root / folder
+        if folder.parts and blocker.exists() and not blocker.is_dir():
+            raise UnsafePathError(f"{blocker}: is a file where diva needs a folder")
     return target
 
 

@@ -24,12 +24,14 @@ def emit(project: Project) -> list[Artifact]:
     for dataset in project.pipeline_datasets:
         stages.update(_stages(model, dataset))
     artifacts = [Artifact("dvc.yaml", yaml_text({"stages": stages}, project.spec_file))]
-    artifacts.append(Artifact(PARAMS_FILE, yaml_text(_thaw(model.params), project.spec_file)))
+    if model.params:
+        params = yaml_text(_thaw(model.params), project.spec_file)
+        artifacts.append(Artifact(PARAMS_FILE, params))
     return artifacts
 
 
 def _stages(model: Model, dataset: Dataset) -> dict[str, Any]:
-    code = list(model.code_dirs)
+    code = list(model.code_deps)
     params = [{PARAMS_FILE: sorted(model.params)}] if model.params else []
     source = dataset.path
     stages: dict[str, Any] = {}

@@ -158,7 +158,7 @@ class Dataset(Section):
     scale: Scale
     """small (stage 2 experiments) or large (stage 3 experiments)."""
     path: RelPath
-    """Folder or file relative to the repository root, e.g. data/small."""
+    """Folder or file relative to the project folder, e.g. data/small."""
     description: Text | None = None
     """What the data is."""
     existing: Existing | None = None
@@ -166,7 +166,7 @@ class Dataset(Section):
 
 
 class Entrypoints(Section):
-    """Python scripts of the pipeline stages, relative to the repository root."""
+    """Python scripts of the pipeline stages, relative to the project folder."""
 
     prepare: Script | None = None
     """Optional preparation step (features, splits)."""

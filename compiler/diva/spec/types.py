@@ -128,18 +128,18 @@ RESERVED_DIRS = (".git", ".dvc", ".diva")
 
 
 def check_relative_path(value: str) -> str:
-    """A path relative to the repository root that cannot leave it."""
+    """A path relative to the project folder that cannot leave it."""
     if not value:
         raise invalid("must not be empty")
     if value.startswith("/"):
-        raise invalid("must be relative to the repository root (no leading '/')")
+        raise invalid("must be relative to the project folder (no leading '/')")
     if value.startswith("~"):
-        raise invalid("must be relative to the repository root (no '~')")
+        raise invalid("must be relative to the project folder (no '~')")
     if "\\" in value:
         raise invalid("must use '/' as separator (no backslashes)")
     parts = value.rstrip("/").split("/")
     if ".." in parts:
-        raise invalid("must stay inside the repository (no '..')")
+        raise invalid("must stay inside the project folder (no '..')")
     if "." in parts or "" in parts:
         raise invalid("must be written without '.' or empty segments (no './' and no '//')")
     reserved = [part for part in parts if part in RESERVED_DIRS]
@@ -160,13 +160,13 @@ def check_script(value: str) -> str:
 RelPath = Annotated[
     str,
     AfterValidator(check_relative_path),
-    SchemaPattern(REL_PATH, "must be a relative path inside the repository, using '/'"),
+    SchemaPattern(REL_PATH, "must be a relative path inside the project folder, using '/'"),
 ]
 SCRIPT = REL_PATH[:-1] + r"\.py$"
 Script = Annotated[
     str,
     AfterValidator(check_script),
-    SchemaPattern(SCRIPT, "must be a Python file relative to the repository root"),
+    SchemaPattern(SCRIPT, "must be a Python file relative to the project folder"),
 ]
 
 # --- images -----------------------------------------------------------------------
