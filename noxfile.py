@@ -39,6 +39,8 @@ def schema(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Cold-start and validation benchmarks against peers (prints a table)."""
-    session.install("-e", ".", "cookiecutter")
-    session.run("python", "bench/cold_start.py", *session.posargs)
+    """Benchmarks against peers, printed as tables: cold start, compile, DVC layout."""
+    session.install("-e", ".", "cookiecutter", "dvc")
+    session.run("python", "bench/cold_start.py")
+    session.run("python", "bench/compile.py")
+    session.run("python", "bench/dvc_layout.py")
