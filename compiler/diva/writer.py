@@ -78,6 +78,7 @@ class Plan:
     changes: tuple[Change, ...]
     lock_text: str
     lock_current: str | None
+    meta: Mapping[str, object] = field(default_factory=dict)
     old_hashes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
@@ -135,7 +136,7 @@ def plan(root: Path, artifacts: list[Artifact], meta: Mapping[str, object]) -> P
     ]
     files = {artifact.path: sha256(artifact.text) for artifact in artifacts}
     current = _read(root / LOCK_FILE)
-    return Plan(root, tuple(changes), lock_text(files, meta), current, lock)
+    return Plan(root, tuple(changes), lock_text(files, meta), current, meta, lock)
 
 
 def _decide(root: Path, artifact: Artifact, hashes: tuple[str, ...] | None) -> Change:
@@ -212,9 +213,7 @@ def apply(plan: Plan, *, force: bool = False) -> None:
         if change.new is not None:
             accepted = set(transition.get(change.path, [])) | {sha256(change.new)}
             transition[change.path] = sorted(accepted)
-    meta = json.loads(plan.lock_text)
-    meta = {key: value for key, value in meta.items() if key not in ("$comment", "files")}
-    write_text_atomic(root / LOCK_FILE, lock_text(transition, meta))
+    write_text_atomic(root / LOCK_FILE, lock_text(transition, plan.meta))
     for change in plan.pending:
         _carry_out(root, change)
     write_text_atomic(root / LOCK_FILE, plan.lock_text)
