@@ -13,22 +13,14 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from timing import timed
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "specs" / "examples").glob("*/diva.yaml"))
 LARGEST = max(EXAMPLES, key=lambda path: path.stat().st_size)
-
-
-def _timed(action: Callable[[], object], runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return samples
 
 
 def _process(command: list[str]) -> Callable[[], object]:
@@ -69,7 +61,7 @@ def cold_start(runs: int) -> None:
     # interleave the commands so that machine noise hits them alike
     for _ in range(runs):
         for name, command in commands:
-            results.setdefault(name, []).extend(_timed(_process(command), 1))
+            results.setdefault(name, []).extend(timed(_process(command), 1))
     base = statistics.median(results["python -c pass"])
     for name, samples in results.items():
         print("  " + _row(name, samples, base))
@@ -95,7 +87,7 @@ def in_process(runs: int) -> None:
         ("load_spec (read + load + validate)", lambda: load_spec(LARGEST)),
     ]
     for name, action in rows:
-        print("  " + _row(name, _timed(action, runs), None))
+        print("  " + _row(name, timed(action, runs), None))
 
 
 def _hostile_inputs() -> dict[str, bytes]:
@@ -127,7 +119,7 @@ def hostile(runs: int) -> None:
                 return
             raise AssertionError("not refused")
 
-        samples = _timed(refuse, runs)
+        samples = timed(refuse, runs)
         tracemalloc.start()
         refuse()
         peak = tracemalloc.get_traced_memory()[1]

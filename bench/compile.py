@@ -16,26 +16,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "compiler"))
 
+from timing import timed  # noqa: E402
+
 from diva.compile import Job, jobs_for, plan_job  # noqa: E402
 from diva.writer import apply, write_text_atomic  # noqa: E402
 
 EXAMPLE = ROOT / "specs" / "examples" / "epi-thickness" / "diva.yaml"
-
-
-def _timed(action: Callable[[], object], runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return samples
 
 
 def _row(name: str, samples: list[float], files: int, base: float | None = None) -> str:
@@ -128,7 +120,7 @@ def bench_size(count: int, runs: int) -> None:
             return lambda: subprocess.run(args, check=True, capture_output=True, env=env)
 
         print(f"{count} specs, {files} files")
-        floor_samples = _timed(floor, runs)
+        floor_samples = timed(floor, runs)
         floor_median = statistics.median(floor_samples)
         rows = [
             ("in-process compile, fresh tree", fresh),
@@ -138,13 +130,13 @@ def bench_size(count: int, runs: int) -> None:
         ]
         print(_row("floor: write the same bytes atomically", floor_samples, files))
         for name, action in rows:
-            print(_row(name, _timed(action, runs), files, floor_median))
+            print(_row(name, timed(action, runs), files, floor_median))
         if shutil.which("cookiecutter") is None:
             print("  (cookiecutter not installed: skipped)")
             return
         template = _cookiecutter_template(base, outputs)
         out = base / "cc-out"
-        samples = _timed(lambda: _cookiecutter_loop(template, out, count), runs)
+        samples = timed(lambda: _cookiecutter_loop(template, out, count), runs)
         print(_row("cookiecutter, same files, one process", samples, files, floor_median))
 
 
