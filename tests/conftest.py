@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,28 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "specs" / "examples").glob("*/diva.yaml"))
 
 RunDiva = Callable[..., subprocess.CompletedProcess[str]]
+
+#: CI sets DIVA_NO_SKIP=1: a test that would skip (a missing tool, a missing ../shared)
+#: fails instead, so that CI never passes by not running something.
+NO_SKIP = os.environ.get("DIVA_NO_SKIP") == "1"
+
+
+def _forbid_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    if NO_SKIP and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but DIVA_NO_SKIP=1 forbids skipping: {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    _forbid_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    outcome = yield
+    _forbid_skip(outcome.get_result())
 
 
 @pytest.fixture
