@@ -155,6 +155,7 @@ def explain(paths: tuple[Path, ...]) -> None:
 @click.option("--dry-run", is_flag=True, help="Write nothing; show what would change.")
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; show unified diffs.")
 @click.option("--force", is_flag=True, help="Overwrite files edited by hand or not made by diva.")
+@click.option("-v", "--verbose", is_flag=True, help="List unchanged files too.")
 def compile_command(
     paths: tuple[Path, ...],
     out: Path | None,
@@ -162,6 +163,7 @@ def compile_command(
     dry_run: bool,
     show_diff: bool,
     force: bool,
+    verbose: bool,
 ) -> None:
     """Generate the files the project's stage needs (dvc.yaml, MLflow config, ...).
 
@@ -177,7 +179,8 @@ def compile_command(
     if sum((check, dry_run, show_diff)) > 1:
         raise UsageError("use only one of --check, --dry-run and --diff")
     mode: Mode = "check" if check else "dry-run" if dry_run else "diff" if show_diff else "write"
-    sys.exit(run_compile(jobs_for(_Batch(paths).paths, out), mode=mode, force=force))
+    jobs = jobs_for(_Batch(paths).paths, out)
+    sys.exit(run_compile(jobs, mode=mode, force=force, verbose=verbose))
 
 
 @cli.command()

@@ -16,7 +16,7 @@ Mode = Literal["write", "check", "dry-run", "diff"]
 _COLORS = {"create": "green", "update": "yellow", "delete": "red", "conflict": "red"}
 
 
-def run_compile(jobs: list[Job], *, mode: Mode, force: bool) -> int:
+def run_compile(jobs: list[Job], *, mode: Mode, force: bool, verbose: bool = False) -> int:
     """Plan every job, then write (or check, or show); returns the exit code."""
     plans: list[tuple[Job, Plan]] = []
     invalid = False
@@ -34,7 +34,7 @@ def run_compile(jobs: list[Job], *, mode: Mode, force: bool) -> int:
         raise ConflictError(conflicts)
     drift = False
     for job, plan in plans:
-        _report(job, plan, mode, force)
+        _report(job, plan, mode, force, verbose)
         drift = drift or plan.drifted
         if mode == "write":
             apply(plan, force=force)
@@ -51,10 +51,10 @@ def _action(change: Change, forced: bool) -> str:
     return change.action
 
 
-def _report(job: Job, plan: Plan, mode: Mode, force: bool) -> None:
+def _report(job: Job, plan: Plan, mode: Mode, force: bool, verbose: bool) -> None:
     forced = force and mode == "write"
     verb = "" if mode == "write" else "would "
-    for change in plan.pending:
+    for change in plan.changes if verbose else plan.pending:
         action = _action(change, forced)
         reason = f" ({change.reason})" if change.reason else ""
         label = click.style(f"{action:>9}", fg=_COLORS.get(change.action))

@@ -202,3 +202,12 @@ def test_explain_goes_on_past_a_missing_path(run_diva: RunDiva) -> None:
     assert result.returncode == 2
     assert "diva: error: nothere: no such file" in result.stderr
     assert "stage:" in result.stdout
+
+
+def test_compile_verbose_lists_unchanged_files(run_diva: RunDiva, tmp_path: Path) -> None:
+    shutil.copy(EXAMPLES[0], tmp_path / "diva.yaml")
+    assert run_diva("compile", cwd=tmp_path).returncode == 0
+    quiet = run_diva("compile", cwd=tmp_path).stdout
+    verbose = run_diva("compile", "-v", cwd=tmp_path).stdout
+    assert "identical  dvc.yaml" not in quiet
+    assert "identical  dvc.yaml" in verbose
