@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from diva import __version__
-from diva.errors import EXIT_INVALID, EXIT_USAGE, DivaError, Issue, SpecError, UsageError
+from diva.errors import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    DivaError,
+    Issue,
+    SpecError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from diva.spec.model import Spec
@@ -181,6 +189,101 @@ def compile_command(
     mode: Mode = "check" if check else "dry-run" if dry_run else "diff" if show_diff else "write"
     jobs = jobs_for(_Batch(paths).paths, out)
     sys.exit(run_compile(jobs, mode=mode, force=force, verbose=verbose))
+
+
+def _project_root(spec: Path) -> tuple[Path, str]:
+    path = _spec_path(spec)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    return path.parent.resolve(), path.name
+
+
+@cli.command()
+@click.option("--base", help="Git ref of the target branch, e.g. origin/main (default: none).")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--spec", type=click.Path(path_type=Path), default=Path(SPEC_FILE), show_default=True)
+def gate(base: str | None, output: str, spec: Path) -> None:
+    """Gate a pull request: movement rules, the target stage's checkpoints, drift.
+
+    Compares the spec's stage at --base with the working tree, applies the movement
+    rules, evaluates the entry criteria of the new stage against the evidence (git,
+    DVC, MLflow or diva.evidence.json), validates the spec and checks generated files.
+    Markdown is also appended to $GITHUB_STEP_SUMMARY when set.
+    Exit 0 pass, 1 fail, 2 error.
+    """
+    import os
+
+    from diva.evidence import UnreachableError
+    from diva.gate import RENDERERS, as_markdown, evaluate
+
+    root, name = _project_root(spec)
+    try:
+        report = evaluate(root, base, name)
+    except UnreachableError as err:
+        raise UsageError(str(err)) from err
+    click.echo(RENDERERS[output](report), nl=output != "markdown")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as stream:
+            stream.write(as_markdown(report))
+    sys.exit(EXIT_OK if report.passed else EXIT_INVALID)
+
+
+@cli.command()
+@click.option("--spec", type=click.Path(path_type=Path), default=Path(SPEC_FILE), show_default=True)
+def status(spec: Path) -> None:
+    """Where the project stands: stage, the next stage's checkpoints, cycles used."""
+    from diva.evidence import UnreachableError
+    from diva.gate import next_stage
+    from diva.stages import STAGES, stage
+
+    root, name = _project_root(spec)
+    try:
+        report, cycles = next_stage(root, name)
+    except UnreachableError as err:
+        raise UsageError(str(err)) from err
+    except SpecError as err:
+        _echo_invalid(root / name, err.issues)
+        sys.exit(EXIT_INVALID)
+    assert report.base_stage is not None
+    click.echo(f"stage: {stage(report.base_stage)}")
+    used = ", ".join(
+        f"{entry.key} {cycles[entry.number]}" for entry in STAGES if entry.number in cycles
+    )
+    click.echo(f"cycles entered: {used or 'none recorded in git'}")
+    if not report.rows:
+        click.echo("next: none, this is the last stage")
+        return
+    click.echo(f"next: {stage(report.head_stage or 0)} — its checkpoints:")
+    for row in report.rows:
+        click.echo(f"  {row.status:<11} {row.id:<16} {row.wording}: {row.detail}")
+    if report.evidence:
+        click.echo(f"evidence: {report.evidence}")
+
+
+@cli.command()
+@click.option("--spec", type=click.Path(path_type=Path), default=Path(SPEC_FILE), show_default=True)
+def log(spec: Path) -> None:
+    """The stage history from git: date, commit, from -> to, who."""
+    from diva.evidence import UnreachableError
+    from diva.evidence.git import stage_history
+
+    root, name = _project_root(spec)
+    try:
+        history = stage_history(root, "HEAD", name)
+    except UnreachableError as err:
+        raise UsageError(str(err)) from err
+    for change in history:
+        before = "new" if change.before is None else str(change.before)
+        click.echo(
+            f"{change.date}  {change.commit[:10]}  {before} -> {change.after}  {change.author}"
+        )
 
 
 @cli.command()

@@ -1,0 +1,71 @@
+"""MLflow evidence: the project's runs with diva's lineage tags, model versions, aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from diva.evidence import UnreachableError
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    tags: dict[str, str]
+    metrics: dict[str, float]
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def resolve_uri(root: Path, uri: str) -> str:
+    """Relative SQLite stores are relative to the project root."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return f"sqlite:///{root / uri.removeprefix('sqlite:///')}"
+    return uri
+
+
+class Mlflow:
+    """A read-only view of the tracking server or embedded store."""
+
+    kind = "live MLflow"
+
+    def __init__(self, root: Path, tracking_uri: str) -> None:
+        self.uri = resolve_uri(root, tracking_uri)
+        if self.uri.startswith("sqlite:///"):
+            database = Path(self.uri.removeprefix("sqlite:///"))
+            if not database.is_file():
+                raise UnreachableError(f"no MLflow store at {database}")
+        try:
+            from mlflow.tracking import MlflowClient
+        except ImportError as err:
+            raise UnreachableError("mlflow is not installed") from err
+        self._client: Any = MlflowClient(tracking_uri=self.uri)
+
+    def runs(self, project: str) -> list[Run]:
+        """Every run tagged with ``diva.project`` = ``project``."""
+        try:
+            experiments = self._client.search_experiments()
+            ids = [experiment.experiment_id for experiment in experiments]
+            found = self._client.search_runs(ids, f"tags.`diva.project` = '{project}'")
+        except Exception as err:
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+        return [
+            Run(run.info.run_id, dict(run.data.tags), dict(run.data.metrics), dict(run.data.params))
+            for run in found
+        ]
+
+    def version_of_run(self, model: str, run_id: str) -> str | None:
+        try:
+            versions = self._client.search_model_versions(f"name='{model}'")
+        except Exception as err:
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+        return next((str(v.version) for v in versions if v.run_id == run_id), None)
+
+    def alias(self, model: str, alias: str) -> str | None:
+        """The version that carries ``alias``, or None."""
+        try:
+            return str(self._client.get_model_version_by_alias(model, alias).version)
+        except Exception as err:
+            if "not found" in str(err).lower() or "RESOURCE_DOES_NOT_EXIST" in str(err):
+                return None
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err

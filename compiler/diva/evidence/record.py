@@ -1,0 +1,73 @@
+"""The committed evidence file: what `diva promote` saw where CI cannot look.
+
+An embedded MLflow store lives on a laptop; CI cannot read it. `diva promote` copies
+the runs, model versions and aliases the gate needs into ``diva.evidence.json``; the
+gate re-verifies them against the live store when it can reach one, and otherwise
+checks them against dvc.lock and the spec — and says which of the two it did.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from diva.evidence import UnreachableError
+from diva.evidence.mlflow import Mlflow, Run
+
+EVIDENCE_FILE = "diva.evidence.json"
+ALIASES = ("candidate", "champion", "challenger")
+
+
+class Recorded:
+    """Runs, versions and aliases as recorded in the evidence file."""
+
+    kind = "evidence file (recorded by diva promote, not re-verified against MLflow)"
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        mlflow = document.get("mlflow") or {}
+        self._runs = [Run(**run) for run in mlflow.get("runs") or []]
+        self._versions: dict[str, str] = mlflow.get("versions") or {}
+        self._aliases: dict[str, str] = mlflow.get("aliases") or {}
+
+    def runs(self, project: str) -> list[Run]:
+        return [run for run in self._runs if run.tags.get("diva.project") == project]
+
+    def version_of_run(self, model: str, run_id: str) -> str | None:
+        return self._versions.get(run_id)
+
+    def alias(self, model: str, alias: str) -> str | None:
+        return self._aliases.get(alias)
+
+
+def read(root: Path) -> Recorded | None:
+    path = root / EVIDENCE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return Recorded(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as err:
+        raise UnreachableError(f"{path}: not a valid evidence file: {err}") from err
+
+
+def capture(live: Mlflow, project: str, model: str, stage: int) -> dict[str, Any]:
+    """The evidence document for ``project`` from a live MLflow."""
+    runs = live.runs(project)
+    versions = {
+        run.run_id: version
+        for run in runs
+        if (version := live.version_of_run(model, run.run_id)) is not None
+    }
+    aliases = {alias: version for alias in ALIASES if (version := live.alias(model, alias))}
+    return {
+        "$comment": "Written by `diva promote`: MLflow evidence CI cannot reach. Do not edit.",
+        "project": project,
+        "stage": stage,
+        "mlflow": {
+            "runs": [asdict(run) for run in sorted(runs, key=lambda run: run.run_id)],
+            "versions": dict(sorted(versions.items())),
+            "aliases": aliases,
+        },
+    }
