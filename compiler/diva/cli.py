@@ -287,6 +287,45 @@ def log(spec: Path) -> None:
 
 
 @cli.command()
+@click.argument("target", required=False)
+@click.option("--spec", type=click.Path(path_type=Path), default=Path(SPEC_FILE), show_default=True)
+@click.option("--draft", is_flag=True, help="Commit and open a draft PR even if the gate fails.")
+@click.option("--remote", default="origin", show_default=True, help="Git remote to push to.")
+def promote(target: str | None, spec: Path, draft: bool, remote: str) -> None:
+    """Ask for the next stage (or TARGET, e.g. 3 or large) by pull request.
+
+    Creates a branch, edits the stage in diva.yaml (comments and formatting kept),
+    recompiles, records MLflow evidence CI cannot reach in diva.evidence.json, runs the
+    gate, commits, pushes, and opens the PR with `gh` when it is installed and logged
+    in. Refuses (exit 1, nothing committed) when the gate fails, unless --draft.
+    """
+    from diva.promote import PromotionRefused
+    from diva.promote import promote as run_promotion
+
+    root, name = _project_root(spec)
+    try:
+        outcome = run_promotion(root, target, spec_file=name, draft=draft, remote=remote)
+    except PromotionRefused as err:
+        click.echo(str(err))
+        click.secho(
+            "promotion refused: the gate fails (use --draft to open it anyway)", fg="red", err=True
+        )
+        sys.exit(EXIT_INVALID)
+    click.echo(f"committed on branch {outcome.branch}: {outcome.title}")
+    if outcome.pr_url:
+        click.echo(f"pull request: {outcome.pr_url}")
+        return
+    if not outcome.pushed:
+        click.echo(f"no remote {remote!r}: push with `git push -u {remote} {outcome.branch}`")
+    click.echo("open the pull request with:")
+    click.echo(
+        f"  gh pr create --head {outcome.branch} --title {outcome.title!r} --body-file PR.md"
+    )
+    click.echo("with this body (PR.md):\n")
+    click.echo(outcome.body)
+
+
+@cli.command()
 @click.option(
     "-o",
     "--output",
