@@ -125,3 +125,77 @@ def test_pipeline_is_up_to_date_and_pushes(project: Path) -> None:
 
 def test_compile_check_is_clean_after_the_run(project: Path) -> None:
     sh("python", "-m", "diva", "compile", "--check", cwd=project)
+
+
+# --- promotion to stage 3: diva promote, then the gate as CI runs it -----------------
+
+
+def _diva(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "diva", *args],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def promoted(project: Path) -> Path:
+    """The project after `diva promote` to stage 3 against a local bare origin."""
+    origin = project.parent / "origin.git"
+    sh("git", "init", "-q", "--bare", str(origin), cwd=project.parent)
+    sh("git", "add", "-A", cwd=project)
+    sh("git", "commit", "-q", "--allow-empty", "-m", "pipeline ran", cwd=project)
+    sh("git", "remote", "add", "origin", str(origin), cwd=project)
+    sh("git", "push", "-q", "-u", "origin", "main", cwd=project)
+    result = _diva("promote", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project
+
+
+def test_promote_records_evidence_and_pushes_the_branch(promoted: Path) -> None:
+    branch = sh("git", "rev-parse", "--abbrev-ref", "HEAD", cwd=promoted).strip()
+    assert branch == "diva/stage-3-large"
+    assert "diva/stage-3-large" in sh("git", "ls-remote", "origin", cwd=promoted)
+    evidence = json.loads((promoted / "diva.evidence.json").read_text())
+    (run,) = evidence["mlflow"]["runs"]
+    assert run["tags"]["diva.dataset"] == "sample"
+    assert evidence["mlflow"]["versions"] == {run["run_id"]: "1"}
+
+
+def test_gate_passes_against_live_mlflow(promoted: Path) -> None:
+    result = _diva("gate", "--base", "main", cwd=promoted)
+    assert result.returncode == 0, result.stdout
+    assert "promotion 2 -> 3" in result.stdout
+    assert "re-verified against the live MLflow" in result.stdout
+
+
+def test_gate_uses_the_evidence_file_where_mlflow_is_out_of_reach(promoted: Path) -> None:
+    store = promoted / ".diva"
+    store.rename(promoted.parent / "store-away")
+    try:
+        result = _diva("gate", "--base", "main", cwd=promoted)
+    finally:
+        (promoted.parent / "store-away").rename(store)
+    assert result.returncode == 0, result.stdout
+    assert "used diva.evidence.json" in result.stdout
+
+
+def test_gate_fails_when_the_evidence_disagrees_with_dvc(promoted: Path) -> None:
+    evidence_path = promoted / "diva.evidence.json"
+    original = evidence_path.read_text()
+    document = json.loads(original)
+    document["mlflow"]["runs"][0]["tags"]["diva.dataset.hash"] = "0" * 32
+    evidence_path.write_text(json.dumps(document))
+    store = promoted / ".diva"
+    store.rename(promoted.parent / "store-away")
+    try:
+        result = _diva("gate", "--base", "main", cwd=promoted)
+    finally:
+        (promoted.parent / "store-away").rename(store)
+        evidence_path.write_text(original)
+    assert result.returncode == 1
+    assert "fail        runs.small" in result.stdout
