@@ -146,8 +146,9 @@ def _runs_on(ctx: Context, scale: str) -> list[Run]:
     from pathlib import Path
 
     hashes = {
-        dvc_evidence.tracked_hash(Path(str(ctx.root)), dataset.path)
+        found
         for dataset in _datasets(ctx, scale)
+        if (found := dvc_evidence.tracked_hash(Path(str(ctx.root)), dataset.path)) is not None
     }
     return [
         run
@@ -195,10 +196,18 @@ def _meets(run: Run, targets: Sequence[Target]) -> list[str]:
 
 
 def best_run(runs: list[Run], targets: Sequence[Target]) -> Run | None:
-    """The run missing the fewest targets (ties: the first metric's best value)."""
+    """The run missing the fewest targets; ties go to the best value of the first
+    target's metric, then to the run id (so the choice is deterministic)."""
     if not runs:
         return None
-    return min(runs, key=lambda run: (len(_meets(run, targets)), run.run_id))
+
+    def first_metric(run: Run) -> float:
+        if not targets or targets[0].metric not in run.metrics:
+            return float("inf")
+        value = run.metrics[targets[0].metric]
+        return value if targets[0].goal == "minimize" else -value
+
+    return min(runs, key=lambda run: (len(_meets(run, targets)), first_metric(run), run.run_id))
 
 
 def _targets_met(scale: str) -> Evaluate:
@@ -227,6 +236,13 @@ def _candidate(ctx: Context) -> Verdict:
     alias = ctx.runs.alias(name, "candidate")
     detail = f"best run's version {version}, alias candidate -> {alias}"
     return _ok(version is not None and alias == version, detail, detail)
+
+
+def budget(stage: int) -> Evaluate:
+    """The cycle-budget check of ``stage`` (by its key in ``plan.cycles``)."""
+    from diva.stages import stage as stage_of
+
+    return _budget(stage, stage_of(stage).key)
 
 
 def _budget(stage: int, key: str) -> Evaluate:

@@ -199,7 +199,12 @@ def _project_root(spec: Path) -> tuple[Path, str]:
 
 
 @cli.command()
-@click.option("--base", help="Git ref of the target branch, e.g. origin/main (default: none).")
+@click.option(
+    "--base",
+    default="HEAD",
+    show_default=True,
+    help="Git ref of the target branch, e.g. origin/main.",
+)
 @click.option(
     "--format",
     "output",
@@ -208,7 +213,7 @@ def _project_root(spec: Path) -> tuple[Path, str]:
     show_default=True,
 )
 @click.option("--spec", type=click.Path(path_type=Path), default=Path(SPEC_FILE), show_default=True)
-def gate(base: str | None, output: str, spec: Path) -> None:
+def gate(base: str, output: str, spec: Path) -> None:
     """Gate a pull request: movement rules, the target stage's checkpoints, drift.
 
     Compares the spec's stage at --base with the working tree, applies the movement
@@ -318,8 +323,10 @@ def promote(target: str | None, spec: Path, draft: bool, remote: str) -> None:
     if not outcome.pushed:
         click.echo(f"no remote {remote!r}: push with `git push -u {remote} {outcome.branch}`")
     click.echo("open the pull request with:")
+    draft_flag = " --draft" if outcome.draft else ""
     click.echo(
-        f"  gh pr create --head {outcome.branch} --title {outcome.title!r} --body-file PR.md"
+        f"  gh pr create{draft_flag} --head {outcome.branch} --title {outcome.title!r}"
+        " --body-file PR.md"
     )
     click.echo("with this body (PR.md):\n")
     click.echo(outcome.body)

@@ -127,6 +127,16 @@ def evaluate(root: Path, base: str | None, spec_file: str = "diva.yaml") -> Repo
     runs, report.evidence = _runs(root, spec.platform.mlflow.tracking_uri)
     context = Context(spec, project, root, cycles, runs, report.evidence)
     report.rows += _evaluate(context, stages_to_check)
+    if before is not None and spec.stage < before:  # a new cycle: within its budget?
+        verdict = checkpoints.budget(spec.stage)(context)
+        report.rows.append(
+            Row(
+                f"cycles.{stage(spec.stage).key}",
+                "cycle budget kept",
+                verdict.status,
+                verdict.detail,
+            )
+        )
     return report
 
 

@@ -35,6 +35,7 @@ class Outcome:
     body: str
     pushed: bool
     pr_url: str | None
+    draft: bool = False
 
 
 def _git(root: Path, *args: str) -> str:
@@ -75,14 +76,14 @@ def promote(
     if _git(root, "status", "--porcelain"):
         raise UsageError("the working tree has uncommitted changes; commit or stash them first")
     spec_path = root / spec_file
-    text = spec_path.read_text(encoding="utf-8")
+    text = spec_path.read_bytes().decode("utf-8")  # keep CRLF line ends as they are
     current = parse_stage(load_bytes(text.encode("utf-8")).data.get("stage"))
     target = _target(current, target_text)
     base = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
     branch = f"diva/stage-{target.number}-{target.key}"
     _git(root, "checkout", "-q", "-b", branch)
     try:
-        spec_path.write_text(set_stage(text, target), encoding="utf-8")
+        spec_path.write_bytes(set_stage(text, target).encode("utf-8"))
         apply(plan_job(Job(spec_path, root)))
         _capture_evidence(root, spec_path, target.number)
         report = evaluate(root, base, spec_file)
@@ -93,12 +94,14 @@ def promote(
         _git(root, "add", "-A")
         _git(root, "commit", "-q", "-m", title, "-m", as_text(report))
     except BaseException:
+        # the tree was clean before (checked above), so whatever is untracked now is ours
         _git(root, "checkout", "-q", "-f", base)
+        _git(root, "clean", "-q", "-f", "-d")
         _git(root, "branch", "-q", "-D", branch)
         raise
     pushed = _push(root, remote, branch)
     url = _open_pr(root, base, branch, title, body, draft) if pushed else None
-    return Outcome(branch, title, body, pushed, url)
+    return Outcome(branch, title, body, pushed, url, draft)
 
 
 def _target(current: Stage, text: str | None) -> Stage:
