@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from diva import __version__
 from diva.layout import BUILD_DIR, LOCAL_STORE_DIR, METRICS_DIR, PLOTS_DIR
 from diva.spec.model import Spec
+from diva.stages import STAGE_KEYS
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,18 @@ class Mlflow:
 
 
 @dataclass(frozen=True)
+class Team:
+    """GitHub handles per DIVA role, in the order the spec lists them."""
+
+    modelers: tuple[str, ...]
+    data_curators: tuple[str, ...]
+    ide_developers: tuple[str, ...]
+    quality_managers: tuple[str, ...]
+    model_engineers: tuple[str, ...]
+    app_developers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Project:
     """Everything a backend may read. Built by :func:`build` from a validated spec."""
 
@@ -90,6 +104,12 @@ class Project:
     targets: tuple[Target, ...]
     mlflow: Mlflow
     dvc_remote: tuple[str, str]
+    team: Team
+    ci_runner: str
+    #: Cycle budget per stage number (``plan.cycles``), only the declared ones.
+    cycle_budgets: Mapping[int, int]
+    #: The version of diva that compiles the project; CI installs exactly this one.
+    diva_version: str
 
     @property
     def active_scales(self) -> tuple[str, ...]:
@@ -120,6 +140,26 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_freeze(item) for item in value)
     return value
+
+
+def _team(spec: Spec) -> Team:
+    team = spec.team
+    return Team(
+        modelers=tuple(team.modelers),
+        data_curators=tuple(team.data_curators),
+        ide_developers=tuple(team.ide_developers),
+        quality_managers=tuple(team.quality_managers),
+        model_engineers=tuple(team.model_engineers),
+        app_developers=tuple(team.app_developers),
+    )
+
+
+def _cycle_budgets(spec: Spec) -> Mapping[int, int]:
+    cycles = spec.plan.cycles
+    if cycles is None:
+        return MappingProxyType({})
+    declared = {number: getattr(cycles, key) for number, key in enumerate(STAGE_KEYS)}
+    return MappingProxyType({n: budget for n, budget in declared.items() if budget is not None})
 
 
 def build(spec: Spec, spec_text: bytes, spec_file: str = "diva.yaml") -> Project:
@@ -165,4 +205,8 @@ def build(spec: Spec, spec_text: bytes, spec_file: str = "diva.yaml") -> Project
             artifact_location=_artifact_location(platform.mlflow.tracking_uri),
         ),
         dvc_remote=(platform.dvc.remote.name, platform.dvc.remote.url),
+        team=_team(spec),
+        ci_runner=platform.ci.runner,
+        cycle_budgets=_cycle_budgets(spec),
+        diva_version=__version__,
     )

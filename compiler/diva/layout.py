@@ -19,3 +19,5 @@ PIPELINE_DIRS = (BUILD_DIR, METRICS_DIR, PLOTS_DIR, GENERATED_DIR)
 LOCAL_STORE_DIR = ".diva"
 #: The lock file of diva compile, at the output root.
 LOCK_FILE = "diva.lock"
+#: The spec, at the project root; CI workflows expect the project root to be the repository's.
+SPEC_FILE = "diva.yaml"

