@@ -1,0 +1,157 @@
+"""Checkpoints of stages 3-5 not covered in test_gate.py: real DVC registration, runs in
+the standardized image, large-scale targets, stage 3's budget, champion, serving image."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from diva.evidence.mlflow import Run
+from tests.unit.test_gate import (
+    LARGE_HASH,
+    FakeRuns,
+    SMALL_HASH,
+    context,
+    judge,
+    run,
+    spec_document,
+)
+
+DVC = [sys.executable, "-m", "dvc"]
+
+
+def sh(root: Path, *args: str) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(args, cwd=root, env=env, check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def dvc_repo(tmp_path: Path) -> Path:
+    """A git + DVC repository with data/month tracked and a local remote, not pushed."""
+    pytest.importorskip("dvc", reason="needs dvc (the `test` extra)")
+    root = tmp_path / "repo"
+    (root / "data" / "month").mkdir(parents=True)
+    (root / "data" / "month" / "rows.csv").write_text("1,2\n3,4\n")
+    sh(root, "git", "init", "-q")
+    sh(root, *DVC, "init", "-q")
+    sh(root, *DVC, "add", "-q", "data/month")
+    sh(root, *DVC, "remote", "add", "-d", "local", str(tmp_path / "remote"))
+    return root
+
+
+def _lock(root: Path) -> None:
+    """dvc.lock as `dvc repro` writes it after a stage that read data/month."""
+    from ruamel.yaml import YAML
+
+    pointer = YAML(typ="safe").load(root / "data" / "month.dvc")
+    md5 = pointer["outs"][0]["md5"]
+    (root / "dvc.lock").write_text(
+        "schema: '2.0'\nstages:\n  train-month:\n    cmd: python src/train.py\n"
+        f"    deps:\n    - path: data/month\n      md5: {md5}\n"
+    )
+
+
+@pytest.fixture
+def dvc_root(tmp_path: Path) -> Path:
+    """Both datasets tracked (``.dvc`` files) and locked (``dvc.lock``), by hash only."""
+    (tmp_path / "data").mkdir()
+    lock = "schema: '2.0'\nstages:\n"
+    for name, md5 in (("month", SMALL_HASH), ("year", LARGE_HASH)):
+        (tmp_path / "data" / f"{name}.dvc").write_text(f"outs:\n- md5: {md5}\n  path: {name}\n")
+        lock += (
+            f"  train-{name}:\n    cmd: x\n    deps:\n    - path: data/{name}\n      md5: {md5}\n"
+        )
+    (tmp_path / "dvc.lock").write_text(lock)
+    return tmp_path
+
+
+def test_data_small_fails_while_the_dataset_is_not_tracked(tmp_path: Path) -> None:
+    verdict = judge("data.small", context(spec_document(), tmp_path))
+    assert verdict.status == "fail"
+    assert "month: not tracked (no data/month.dvc)" in verdict.detail
+
+
+def test_data_small_fails_while_the_pipeline_never_ran_on_it(dvc_repo: Path) -> None:
+    verdict = judge("data.small", context(spec_document(), dvc_repo))
+    assert verdict.status == "fail"
+    assert "month: not in dvc.lock" in verdict.detail
+
+
+def test_data_small_fails_until_pushed_then_passes(dvc_repo: Path) -> None:
+    _lock(dvc_repo)
+    before = judge("data.small", context(spec_document(), dvc_repo))
+    assert (before.status, before.detail) == ("fail", "month: not pushed to the DVC remote")
+    sh(dvc_repo, *DVC, "push", "-q")
+    after = judge("data.small", context(spec_document(), dvc_repo))
+    assert (after.status, after.detail) == ("pass", "month tracked, locked and pushed")
+
+
+def test_data_large_judges_the_large_dataset(tmp_path: Path) -> None:
+    verdict = judge("data.large", context(spec_document(), tmp_path))
+    assert verdict.status == "fail"
+    assert "year: not tracked" in verdict.detail
+
+
+def _large(run_id: str, digest: str | None, **metrics: float) -> Run:
+    base = run(run_id, scale="large", data_hash=LARGE_HASH, **metrics)
+    if digest is not None:
+        base.tags["diva.image.digest"] = digest
+    return base
+
+
+def test_runs_large_counts_only_runs_made_in_the_standardized_image(dvc_root: Path) -> None:
+    digest = "sha256:" + "a" * 64
+    outside = FakeRuns([_large("r1", None), _large("r2", None)])
+    inside = FakeRuns([_large("r1", digest), _large("r2", digest)])
+    assert judge("runs.large", context(spec_document(), dvc_root, runs=outside)).status == "fail"
+    assert judge("runs.large", context(spec_document(), dvc_root, runs=inside)).status == "pass"
+
+
+def test_runs_large_needs_two_runs(dvc_root: Path) -> None:
+    one = FakeRuns([_large("r1", "sha256:" + "b" * 64)])
+    verdict = judge("runs.large", context(spec_document(), dvc_root, runs=one))
+    assert verdict.status == "fail"
+    assert verdict.detail.endswith("need 2")
+
+
+def test_targets_large_judges_large_scale_targets(dvc_root: Path) -> None:
+    document = spec_document()
+    document["targets"] = [
+        {"metric": "rmse", "goal": "minimize", "threshold": 0.1, "dataset": "year"}
+    ]
+    good = FakeRuns([_large("r1", None, rmse=0.05)])
+    bad = FakeRuns([_large("r1", None, rmse=0.5)])
+    assert judge("targets.large", context(document, dvc_root, runs=good)).status == "pass"
+    verdict = judge("targets.large", context(document, dvc_root, runs=bad))
+    assert verdict.status == "fail"
+    assert "rmse=0.5 vs 0.1" in verdict.detail
+
+
+def test_cycles_large_is_stage_3s_budget(tmp_path: Path) -> None:
+    document = spec_document()  # cycles: {small: 3, large: 2}
+    over = judge("cycles.large", context(document, tmp_path, cycles={3: 3}))
+    assert (over.status, over.detail) == (
+        "fail",
+        "3 of 2 cycle(s) of stage 3 — decide: proceed or stop",
+    )
+    assert judge("cycles.large", context(document, tmp_path, cycles={3: 2})).status == "pass"
+
+
+def test_model_champion_needs_the_alias(tmp_path: Path) -> None:
+    without = FakeRuns([])
+    with_alias = FakeRuns([], aliases={"champion": "3"})
+    assert judge("model.champion", context(spec_document(), tmp_path, runs=without)).status == (
+        "fail"
+    )
+    verdict = judge("model.champion", context(spec_document(), tmp_path, runs=with_alias))
+    assert (verdict.status, verdict.detail) == ("pass", "version 3")
+
+
+def test_serving_image_fails_without_a_recorded_digest(tmp_path: Path) -> None:
+    verdict = judge("image.serving", context(spec_document(), tmp_path, runs=FakeRuns([])))
+    assert verdict.status == "fail"
+    assert "diva build serve --push" in verdict.detail
