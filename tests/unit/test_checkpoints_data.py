@@ -13,8 +13,8 @@ import pytest
 from diva.evidence.mlflow import Run
 from tests.unit.test_gate import (
     LARGE_HASH,
-    FakeRuns,
     SMALL_HASH,
+    FakeRuns,
     context,
     judge,
     run,
