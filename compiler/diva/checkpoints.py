@@ -273,7 +273,26 @@ def _champion(ctx: Context) -> Verdict:
 
 
 def _image(ctx: Context) -> Verdict:
-    return Verdict("fail", "no serving image digest recorded (`diva build serve --push`)")
+    """The serving image recorded in the evidence file is what the registry serves."""
+    from pathlib import Path
+
+    from diva.evidence import record
+    from diva.evidence.registry import manifest_digest
+
+    recorded = record.read(Path(str(ctx.root)))
+    image = ((recorded.document if recorded else {}).get("images") or {}).get("serving")
+    if not image:
+        return Verdict("fail", "no serving image digest recorded (`diva build serve --push`)")
+    reference, digest = str(image.get("reference")), str(image.get("digest"))
+    try:
+        served = manifest_digest(reference)
+    except UnreachableError as err:
+        return Verdict("unreachable", str(err))
+    if served is None:
+        return Verdict("fail", f"{reference} is not in its registry")
+    return _ok(
+        served == digest, f"{reference} @ {digest}", f"{reference} is {served}, not {digest}"
+    )
 
 
 CHECKPOINTS: tuple[Checkpoint, ...] = (
