@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 
 from diva.evidence import UnreachableError
@@ -41,7 +42,7 @@ class Context:
 
     spec: Spec
     project: Project
-    root: object  # pathlib.Path; kept loose so tests can pass a tmp path
+    root: Path
     cycles: dict[int, int]
     runs: RunSource | None
     runs_problem: str = ""
@@ -118,9 +119,7 @@ def _datasets(ctx: Context, scale: str) -> list[Dataset]:
 
 def _registered(scale: str) -> Evaluate:
     def evaluate(ctx: Context) -> Verdict:
-        from pathlib import Path
-
-        root = Path(str(ctx.root))
+        root = ctx.root
         locked = dvc_evidence.lock_hashes(root)
         problems = []
         for dataset in _datasets(ctx, scale):
@@ -143,12 +142,10 @@ def _registered(scale: str) -> Evaluate:
 
 def _runs_on(ctx: Context, scale: str) -> list[Run]:
     assert ctx.runs is not None
-    from pathlib import Path
-
     hashes = {
         found
         for dataset in _datasets(ctx, scale)
-        if (found := dvc_evidence.tracked_hash(Path(str(ctx.root)), dataset.path)) is not None
+        if (found := dvc_evidence.tracked_hash(ctx.root, dataset.path)) is not None
     }
     return [
         run
@@ -274,12 +271,10 @@ def _champion(ctx: Context) -> Verdict:
 
 def _image(ctx: Context) -> Verdict:
     """The serving image recorded in the evidence file is what the registry serves."""
-    from pathlib import Path
-
     from diva.evidence import record
     from diva.evidence.registry import manifest_digest
 
-    recorded = record.read(Path(str(ctx.root)))
+    recorded = record.read(ctx.root)
     image = ((recorded.document if recorded else {}).get("images") or {}).get("serving")
     if not image:
         return Verdict("fail", "no serving image digest recorded (`diva build serve --push`)")

@@ -18,6 +18,7 @@ from diva.evidence import UnreachableError, record
 from diva.evidence import git as git_evidence
 from diva.evidence.mlflow import Mlflow
 from diva.ir import build
+from diva.layout import LOCK_FILE
 from diva.source import load_bytes
 from diva.stages import stage
 from diva.validate import validate_document
@@ -144,10 +145,8 @@ def _drift(root: Path, spec_file: str) -> Row:
     from diva.compile import Job, plan_job
 
     plan = plan_job(Job(root / spec_file, root))
-    drifted = [change.path for change in plan.pending]
-    if plan.lock_text != plan.lock_current and not drifted:
-        drifted = ["diva.lock"]
-    if drifted:
+    if plan.drifted:
+        drifted = [change.path for change in plan.pending] or [LOCK_FILE]
         return Row(
             "generated", "generated files up to date", "fail", f"run `diva compile`: {drifted}"
         )

@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from diva.errors import DivaError
+from diva.evidence.dvc import tracked_hash
+from diva.evidence.mlflow import resolve_uri
 from diva.layout import RUNTIME_CONFIG
 
 #: Environment variable the generated Dockerfiles set to the image digest.
@@ -152,11 +154,9 @@ class Context:
 
     def tracking_uri(self) -> str:
         """The configured tracking URI with relative store paths made absolute."""
-        uri: str = self.config["mlflow"]["tracking_uri"]
-        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-            database = self.root / uri.removeprefix("sqlite:///")
-            database.parent.mkdir(parents=True, exist_ok=True)
-            return f"sqlite:///{database}"
+        uri = resolve_uri(self.root, self.config["mlflow"]["tracking_uri"])
+        if uri.startswith("sqlite:///"):  # the embedded store is created on first use
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return uri
 
     def _experiment_id(self) -> str:
@@ -175,7 +175,7 @@ class Context:
 
     def lineage(self, step: str) -> dict[str, str]:
         """The lineage tags of a run of ``step`` (see :data:`TAGS`)."""
-        dataset_hash = dvc_hash(self.root, self._entry["path"])
+        dataset_hash = tracked_hash(self.root, self._entry["path"]) or "untracked"
         commit, dirty = git_state(self.root)
         tags = {
             "diva.project": self.config["project"],
@@ -268,19 +268,6 @@ class Context:
             writer.writerow(["actual", "predicted"])
             writer.writerows(zip(actual, predicted, strict=True))
         return path
-
-
-def dvc_hash(root: Path, data_path: str) -> str:
-    """The DVC content hash of ``data_path`` from its ``.dvc`` file, or ``untracked``."""
-    from ruamel.yaml import YAML
-
-    pointer = root / f"{data_path}.dvc"
-    if not pointer.is_file():
-        return "untracked"
-    document = YAML(typ="safe").load(pointer)
-    outs = (document or {}).get("outs") or [{}]
-    value = outs[0].get("md5") or outs[0].get("hash")
-    return str(value) if value else "untracked"
 
 
 def git_state(root: Path) -> tuple[str, str]:

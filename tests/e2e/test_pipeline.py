@@ -173,13 +173,18 @@ def test_gate_passes_against_live_mlflow(promoted: Path) -> None:
     assert "re-verified against the live MLflow" in result.stdout
 
 
-def test_gate_uses_the_evidence_file_where_mlflow_is_out_of_reach(promoted: Path) -> None:
-    store = promoted / ".diva"
-    store.rename(promoted.parent / "store-away")
+def _gate_as_ci_sees_it(project: Path) -> subprocess.CompletedProcess[str]:
+    """`diva gate` with the embedded MLflow store out of reach, as on a CI runner."""
+    store = project / ".diva"
+    store.rename(project.parent / "store-away")
     try:
-        result = _diva("gate", "--base", "main", cwd=promoted)
+        return _diva("gate", "--base", "main", cwd=project)
     finally:
-        (promoted.parent / "store-away").rename(store)
+        (project.parent / "store-away").rename(store)
+
+
+def test_gate_uses_the_evidence_file_where_mlflow_is_out_of_reach(promoted: Path) -> None:
+    result = _gate_as_ci_sees_it(promoted)
     assert result.returncode == 0, result.stdout
     assert "used diva.evidence.json" in result.stdout
 
@@ -190,12 +195,9 @@ def test_gate_fails_when_the_evidence_disagrees_with_dvc(promoted: Path) -> None
     document = json.loads(original)
     document["mlflow"]["runs"][0]["tags"]["diva.dataset.hash"] = "0" * 32
     evidence_path.write_text(json.dumps(document))
-    store = promoted / ".diva"
-    store.rename(promoted.parent / "store-away")
     try:
-        result = _diva("gate", "--base", "main", cwd=promoted)
+        result = _gate_as_ci_sees_it(promoted)
     finally:
-        (promoted.parent / "store-away").rename(store)
         evidence_path.write_text(original)
     assert result.returncode == 1
     assert "fail        runs.small" in result.stdout
