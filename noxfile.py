@@ -10,12 +10,16 @@ nox.options.sessions = ["lint", "schema", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = "3.11"
+#: checkov's pins conflict with the test extra's: it lives in a venv of its own, kept
+#: across runs like the sessions' venvs
+CHECKOV_VENV = Path(__file__).resolve().parent / ".nox" / "_tools" / "checkov"
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check, ruff format --check, mypy --strict on the package."""
-    session.install("-e", ".", "ruff", "mypy")
+    # the consumer extra: mypy checks diva.consumer_redis against the redis client's types
+    session.install("-e", ".[consumer]", "ruff", "mypy")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
@@ -25,7 +29,17 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The test suite (pass extra pytest arguments after `--`)."""
     session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *session.posargs, env={"DIVA_CHECKOV": str(checkov(session))})
+
+
+def checkov(session: nox.Session) -> Path:
+    """The checkov of tests/lint/test_dockerfiles.py, installed on first use."""
+    executable = CHECKOV_VENV / "bin" / "checkov"
+    if not executable.exists():
+        session.run_install("python", "-m", "venv", str(CHECKOV_VENV))
+        pip = str(CHECKOV_VENV / "bin" / "pip")
+        session.run_install(pip, "install", "checkov", external=True)
+    return executable
 
 
 @nox.session(python=PYTHON)

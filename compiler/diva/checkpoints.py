@@ -16,6 +16,7 @@ from diva.evidence import UnreachableError
 from diva.evidence import dvc as dvc_evidence
 from diva.evidence.mlflow import Run
 from diva.ir import Dataset, Project, Target
+from diva.release import alias_for, production, recorded_serving
 from diva.spec.model import Spec
 
 Status = Literal["pass", "fail", "unreachable"]
@@ -34,6 +35,8 @@ class RunSource(Protocol):
     def runs(self, project: str) -> list[Run]: ...
     def version_of_run(self, model: str, run_id: str) -> str | None: ...
     def alias(self, model: str, alias: str) -> str | None: ...
+    def run_of_version(self, model: str, version: str) -> str | None: ...
+    def run(self, run_id: str) -> Run | None: ...
 
 
 @dataclass
@@ -179,7 +182,7 @@ def _has_runs(scale: str, minimum: int, in_image: bool) -> Evaluate:
     return _needs_runs(evaluate)
 
 
-def _meets(run: Run, targets: Sequence[Target]) -> list[str]:
+def missed_targets(run: Run, targets: Sequence[Target]) -> list[str]:
     """The targets ``run`` misses, in words."""
     missed = []
     for target in targets:
@@ -204,7 +207,9 @@ def best_run(runs: list[Run], targets: Sequence[Target]) -> Run | None:
         value = run.metrics[targets[0].metric]
         return value if targets[0].goal == "minimize" else -value
 
-    return min(runs, key=lambda run: (len(_meets(run, targets)), first_metric(run), run.run_id))
+    return min(
+        runs, key=lambda run: (len(missed_targets(run, targets)), first_metric(run), run.run_id)
+    )
 
 
 def _targets_met(scale: str) -> Evaluate:
@@ -215,7 +220,7 @@ def _targets_met(scale: str) -> Evaluate:
         run = best_run(_runs_on(ctx, scale), targets)
         if run is None:
             return Verdict("fail", f"no run on the {scale} dataset to judge")
-        missed = _meets(run, targets)
+        missed = missed_targets(run, targets)
         return _ok(not missed, f"run {run.run_id[:8]} meets all", f"best run misses {missed}")
 
     return _needs_runs(evaluate)
@@ -271,11 +276,9 @@ def _champion(ctx: Context) -> Verdict:
 
 def _image(ctx: Context) -> Verdict:
     """The serving image recorded in the evidence file is what the registry serves."""
-    from diva.evidence import record
     from diva.evidence.registry import manifest_digest
 
-    recorded = record.read(ctx.root)
-    image = ((recorded.document if recorded else {}).get("images") or {}).get("serving")
+    image = recorded_serving(ctx.root)
     if not image:
         return Verdict("fail", "no serving image digest recorded (`diva build serve --push`)")
     reference, digest = str(image.get("reference")), str(image.get("digest"))
@@ -288,6 +291,48 @@ def _image(ctx: Context) -> Verdict:
     return _ok(
         served == digest, f"{reference} @ {digest}", f"{reference} is {served}, not {digest}"
     )
+
+
+def _smoke(ctx: Context) -> Verdict:
+    """`diva smoke` passed against the recorded serving image (same digest)."""
+    from diva.evidence import record
+
+    recorded = record.read(ctx.root)
+    document = recorded.document if recorded else {}
+    serving = (document.get("images") or {}).get("serving") or {}
+    smoke = document.get("smoke") or {}
+    if not smoke:
+        return Verdict("fail", "no smoke test recorded (`diva smoke`)")
+    if smoke.get("digest") != serving.get("digest"):
+        return Verdict("fail", f"the smoke test ran {smoke.get('digest')}, not the serving image")
+    latency = smoke.get("latency_ms") or {}
+    return _ok(
+        smoke.get("passed") is True,
+        f"{smoke.get('requests')} requests, p95 {latency.get('p95')} ms",
+        f"{smoke.get('errors')} of {smoke.get('requests')} requests failed",
+    )
+
+
+def _released(ctx: Context) -> Verdict:
+    """The production release (which its overlay is rendered from, drift checked by the
+    gate) pins the recorded serving image and the champion's version."""
+    assert ctx.runs is not None
+    assert ctx.project.model is not None
+    environment = production(ctx.project)
+    releases = ctx.project.serving.releases if ctx.project.serving else {}
+    release = releases.get(environment)
+    if release is None:
+        return Verdict("fail", f"no release pinned for {environment} (`diva release pin`)")
+    recorded = recorded_serving(ctx.root).get("digest")
+    alias = alias_for(ctx.spec, environment)
+    champion = ctx.runs.alias(ctx.project.model.registered_name, alias)
+    problems = []
+    if release.image_digest != recorded:
+        problems.append(f"pins image {release.image_digest}, the recorded one is {recorded}")
+    if str(release.model_version) != champion:
+        problems.append(f"pins version {release.model_version}, {alias} is {champion}")
+    detail = f"{environment}: version {release.model_version} @ {release.image_digest}"
+    return _ok(not problems, detail, f"{environment} " + "; ".join(problems))
 
 
 CHECKPOINTS: tuple[Checkpoint, ...] = (
@@ -339,11 +384,21 @@ CHECKPOINTS: tuple[Checkpoint, ...] = (
     Checkpoint("cycles.large", 4, "cycle budget of stage 3 kept", ("git",), _budget(3, "large")),
     Checkpoint("image.serving", 5, "serving image pushed, digest recorded", ("registry",), _image),
     Checkpoint(
+        "image.smoke", 5, "a smoke test of the serving image passed", ("evidence file",), _smoke
+    ),
+    Checkpoint(
         "model.champion",
         5,
         "a model version has alias champion",
         ("mlflow",),
         _needs_runs(_champion),
+    ),
+    Checkpoint(
+        "serving.release",
+        5,
+        "serving manifests reference that digest and version",
+        ("spec", "evidence file", "mlflow"),
+        _needs_runs(_released),
     ),
     Checkpoint("slos.declared", 5, "SLOs declared", ("spec",), _slos),
 )

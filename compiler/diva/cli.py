@@ -1,6 +1,7 @@
 """The ``diva`` command line: parse options, call the library, map errors to exit codes.
 
-Exit codes (docs/cli.md): 0 success, 1 invalid spec or failed check, 2 usage error.
+Exit codes (docs/cli.md): 0 success, 1 invalid spec or failed check, 2 usage error,
+3 refused to overwrite an edited file, 4 a service (Docker engine, registry, MLflow) unavailable.
 Only :class:`~diva.errors.DivaError` is turned into a message; anything else is a bug
 and keeps its traceback. Heavy libraries (mlflow, dvc, docker) are never imported here.
 """
@@ -191,7 +192,7 @@ def compile_command(
     sys.exit(run_compile(jobs, mode=mode, force=force, verbose=verbose))
 
 
-def _project_root(spec: Path) -> tuple[Path, str]:
+def project_root(spec: Path) -> tuple[Path, str]:
     path = _spec_path(spec)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
@@ -227,7 +228,7 @@ def gate(base: str, output: str, spec: Path) -> None:
     from diva.evidence import UnreachableError
     from diva.gate import RENDERERS, as_markdown, evaluate
 
-    root, name = _project_root(spec)
+    root, name = project_root(spec)
     try:
         report = evaluate(root, base, name)
     except UnreachableError as err:
@@ -248,7 +249,7 @@ def status(spec: Path) -> None:
     from diva.gate import next_stage
     from diva.stages import STAGES, stage
 
-    root, name = _project_root(spec)
+    root, name = project_root(spec)
     try:
         report, cycles = next_stage(root, name)
     except UnreachableError as err:
@@ -279,7 +280,7 @@ def log(spec: Path) -> None:
     from diva.evidence import UnreachableError
     from diva.evidence.git import stage_history
 
-    root, name = _project_root(spec)
+    root, name = project_root(spec)
     try:
         history = stage_history(root, "HEAD", name)
     except UnreachableError as err:
@@ -306,8 +307,9 @@ def promote(target: str | None, spec: Path, draft: bool, remote: str) -> None:
     """
     from diva.promote import PromotionRefused
     from diva.promote import promote as run_promotion
+    from diva.proposal import next_steps
 
-    root, name = _project_root(spec)
+    root, name = project_root(spec)
     try:
         outcome = run_promotion(root, target, spec_file=name, draft=draft, remote=remote)
     except PromotionRefused as err:
@@ -316,20 +318,8 @@ def promote(target: str | None, spec: Path, draft: bool, remote: str) -> None:
             "promotion refused: the gate fails (use --draft to open it anyway)", fg="red", err=True
         )
         sys.exit(EXIT_INVALID)
-    click.echo(f"committed on branch {outcome.branch}: {outcome.title}")
-    if outcome.pr_url:
-        click.echo(f"pull request: {outcome.pr_url}")
-        return
-    if not outcome.pushed:
-        click.echo(f"no remote {remote!r}: push with `git push -u {remote} {outcome.branch}`")
-    click.echo("open the pull request with:")
-    draft_flag = " --draft" if outcome.draft else ""
-    click.echo(
-        f"  gh pr create{draft_flag} --head {outcome.branch} --title {outcome.title!r}"
-        " --body-file PR.md"
-    )
-    click.echo("with this body (PR.md):\n")
-    click.echo(outcome.body)
+    for line in next_steps(outcome, remote):
+        click.echo(line)
 
 
 @cli.command()
@@ -371,6 +361,16 @@ def _check_schema(path: Path, text: str) -> None:
         click.secho(f"{path} is out of date; run 'diva schema -o {path}'", fg="red", err=True)
         sys.exit(EXIT_INVALID)
     click.echo(f"{path} is up to date")
+
+
+def _register_commands() -> None:
+    from diva import cli_consume, cli_images, cli_release
+
+    for command in (*cli_images.COMMANDS, *cli_release.COMMANDS, *cli_consume.COMMANDS):
+        cli.add_command(command)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+#: A tool or service the command needs is unavailable or refused: the Docker engine, a
+#: base image, the image registry, MLflow (3 is taken by compile conflicts).
+EXIT_UNAVAILABLE = 4
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -2,7 +2,9 @@
 
 Every pull request is gated: without a stage change the gate still validates the spec
 and checks the generated files; with one it applies the movement rules and evaluates
-the entry criteria of the target stage against the evidence.
+the entry criteria of the target stage against the evidence. A pull request that pins
+a new release of an environment (``serving.releases``) gets the release checks of
+:mod:`diva.release_checks` too.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from diva import checkpoints
+from diva import checkpoints, release, release_checks
 from diva.checkpoints import Context, RunSource, Verdict
 from diva.errors import SpecError
 from diva.evidence import UnreachableError, record
@@ -103,9 +105,8 @@ def _evaluate(context: Context, stages: list[int]) -> list[Row]:
 
 def evaluate(root: Path, base: str | None, spec_file: str = "diva.yaml") -> Report:
     """The gate report for the working tree at ``root`` against ``base`` (a git ref)."""
-    before = (
-        git_evidence.stage_of(git_evidence.spec_bytes_at(root, base, spec_file)) if base else None
-    )
+    base_raw = git_evidence.spec_bytes_at(root, base, spec_file) if base else None
+    before = git_evidence.stage_of(base_raw)
     raw = (root / spec_file).read_bytes()
     try:
         spec = validate_document(load_bytes(raw, spec_file))
@@ -128,6 +129,10 @@ def evaluate(root: Path, base: str | None, spec_file: str = "diva.yaml") -> Repo
     runs, report.evidence = _runs(root, spec.platform.mlflow.tracking_uri)
     context = Context(spec, project, root, cycles, runs, report.evidence)
     report.rows += _evaluate(context, stages_to_check)
+    released = _released(context, base_raw)
+    if released:
+        report.movement += f"; release of {', '.join(released)}"
+        report.rows += _release_rows(context, released)
     if before is not None and spec.stage < before:  # a new cycle: within its budget?
         verdict = checkpoints.budget(spec.stage)(context)
         report.rows.append(
@@ -139,6 +144,21 @@ def evaluate(root: Path, base: str | None, spec_file: str = "diva.yaml") -> Repo
             )
         )
     return report
+
+
+def _released(context: Context, base_raw: bytes | None) -> list[str]:
+    """Environments whose release the pull request pins anew."""
+    serving = context.project.serving
+    if serving is None:
+        return []
+    return release.changed(release.releases_in(base_raw), serving.releases)
+
+
+def _release_rows(context: Context, environments: list[str]) -> list[Row]:
+    return [
+        Row(checked.id, checked.wording, checked.verdict.status, checked.verdict.detail)
+        for checked in release_checks.check(context, environments)
+    ]
 
 
 def _drift(root: Path, spec_file: str) -> Row:

@@ -51,6 +51,8 @@ class Model:
     train: str
     evaluate: str
     params: Mapping[str, Any]
+    #: Resources of one training run: CPU and memory (Kubernetes quantities), GPUs.
+    resources: tuple[str, str, int] = ("500m", "1Gi", 0)
 
     @property
     def code_deps(self) -> tuple[str, ...]:
@@ -75,6 +77,49 @@ class Mlflow:
     tracking_uri: str
     experiment: str
     artifact_location: str | None
+
+
+@dataclass(frozen=True)
+class Broker:
+    kind: str
+    url: str
+    input_topic: str
+    output_topic: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """What one environment runs."""
+
+    model_version: int
+    #: ``sha256:...`` once the release workflow pushed the image, else None.
+    image_digest: str | None
+
+
+@dataclass(frozen=True)
+class Serving:
+    """How the model is served (stage 4+), defaults resolved."""
+
+    pattern: str
+    scheme: str
+    runtime: str
+    cpu: str
+    memory: str
+    gpu: int
+    replicas_min: int
+    replicas_max: int
+    schedule: str | None
+    broker: Broker | None
+    #: Release per environment, for the environments that have one.
+    releases: Mapping[str, Release]
+
+
+@dataclass(frozen=True)
+class Slos:
+    latency_p95_ms: float
+    error_rate: float
+    availability: float | None
+    throughput_rps: float | None
 
 
 @dataclass(frozen=True)
@@ -110,6 +155,29 @@ class Project:
     cycle_budgets: Mapping[int, int]
     #: The version of diva that compiles the project; CI installs exactly this one.
     diva_version: str
+    #: The standardized base image of the model's framework (pinned by digest), if named.
+    base_image: str | None = None
+    #: Registry (and namespace) images are pushed to, if declared.
+    image_registry: str | None = None
+    #: Deployment environments in promotion order (platform.environments).
+    environments: tuple[str, ...] = ("staging", "production")
+    #: Serving settings, from stage 4 (None before, or when the spec has none).
+    serving: Serving | None = None
+    #: Service level objectives, from stage 4.
+    slos: Slos | None = None
+    #: Runner label of GPU jobs (platform.ci.gpu_runner), if declared.
+    gpu_runner: str | None = None
+
+    def image_repository(self, kind: str) -> str:
+        """Where the ``train`` or ``serve`` image of the project lives: in the image
+        registry when one is declared, else a local name."""
+        name = f"{self.name}-{kind}"
+        return f"{self.image_registry}/{name}" if self.image_registry else name
+
+    @property
+    def large_datasets(self) -> tuple[Dataset, ...]:
+        """Datasets of the large-scale pipeline, which runs in the training image."""
+        return tuple(d for d in self.pipeline_datasets if d.scale == "large")
 
     @property
     def active_scales(self) -> tuple[str, ...]:
@@ -184,6 +252,7 @@ def build(spec: Spec, spec_text: bytes, spec_file: str = "diva.yaml") -> Project
             train=m.entrypoints.train,
             evaluate=m.entrypoints.evaluate,
             params=_freeze(dict(m.params)),
+            resources=(m.resources.cpu, m.resources.memory, m.resources.gpu),
         )
     platform = spec.platform
     return Project(
@@ -209,4 +278,45 @@ def build(spec: Spec, spec_text: bytes, spec_file: str = "diva.yaml") -> Project
         ci_runner=platform.ci.runner,
         cycle_budgets=_cycle_budgets(spec),
         diva_version=__version__,
+        base_image=spec.platform.base_images.get(spec.model.framework) if spec.model else None,
+        image_registry=platform.image_registry,
+        environments=tuple(platform.environments),
+        serving=_serving(spec),
+        slos=Slos(
+            spec.slos.latency_p95_ms,
+            spec.slos.error_rate,
+            spec.slos.availability,
+            spec.slos.throughput_rps,
+        )
+        if spec.slos
+        else None,
+        gpu_runner=platform.ci.gpu_runner,
+    )
+
+
+def _serving(spec: Spec) -> Serving | None:
+    serving = spec.serving
+    if serving is None:
+        return None
+    broker = serving.broker
+    return Serving(
+        pattern=serving.pattern,
+        scheme=serving.scheme,
+        runtime=serving.runtime,
+        cpu=serving.resources.cpu,
+        memory=serving.resources.memory,
+        gpu=serving.resources.gpu,
+        replicas_min=serving.replicas.min,
+        replicas_max=serving.replicas.max,
+        schedule=serving.schedule,
+        broker=Broker(broker.kind, broker.url, broker.input_topic, broker.output_topic)
+        if broker
+        else None,
+        releases=MappingProxyType(
+            {
+                environment: Release(release.model_version, release.image_digest)
+                for environment in spec.platform.environments
+                if (release := serving.releases.get(environment)) is not None
+            }
+        ),
     )

@@ -21,3 +21,14 @@ LOCAL_STORE_DIR = ".diva"
 LOCK_FILE = "diva.lock"
 #: The spec, at the project root; CI workflows expect the project root to be the repository's.
 SPEC_FILE = "diva.yaml"
+#: Generated Dockerfiles of the training and serving images.
+DOCKER_DIR = "docker"
+#: The model version a serving image packages, fetched from MLflow by `diva build serve`.
+SERVING_MODEL_DIR = f"{LOCAL_STORE_DIR}/serve/model"
+#: The project's Python requirements, installed into the images.
+REQUIREMENTS_FILE = "requirements.txt"
+#: Kubernetes manifests: deploy/base (kustomize base), deploy/overlays/<environment>,
+#: deploy/training (the stage-3 training Job).
+DEPLOY_DIR = "deploy"
+#: The model-as-dependency pattern's Python package of the model.
+PACKAGE_DIR = f"{DEPLOY_DIR}/package"

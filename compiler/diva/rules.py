@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from diva.consumer import SUPPORTED_KINDS
 from diva.errors import Issue, did_you_mean
 from diva.layout import PIPELINE_DIRS
 from diva.source import Document, PathKey
@@ -153,6 +154,7 @@ def serving_settings(spec: Spec, doc: Document) -> Iterator[Issue]:
         yield doc.issue(("serving",), "the precompute pattern needs a 'schedule' (cron)")
     if serving.pattern == "model-on-demand" and serving.broker is None:
         yield doc.issue(("serving",), "the model-on-demand pattern needs a 'broker'")
+    yield from _consumer_broker(spec, doc)
     if serving.schedule is not None and serving.pattern != "precompute":
         yield doc.issue(
             ("serving", "schedule"),
@@ -163,12 +165,33 @@ def serving_settings(spec: Spec, doc: Document) -> Iterator[Issue]:
             ("serving", "broker"),
             f"is only used by the model-on-demand pattern, not '{serving.pattern}'",
         )
+    environments = spec.platform.environments
+    for environment in serving.releases:
+        if environment not in environments:
+            yield doc.issue(
+                ("serving", "releases", environment),
+                f"'{environment}' is not in platform.environments ({', '.join(environments)})",
+            )
     if serving.replicas.min > serving.replicas.max:
         yield doc.issue(
             ("serving", "replicas", "min"),
             f"min ({serving.replicas.min}) is larger than max ({serving.replicas.max})",
             at_value=True,
         )
+
+
+def _consumer_broker(spec: Spec, doc: Document) -> Iterator[Issue]:
+    """From stage 4 the consumer Deployment runs ``diva consume``, which reads only the
+    broker kinds it supports; earlier, a broker may still be a plan."""
+    broker = spec.serving.broker if spec.serving else None
+    if spec.stage < 4 or broker is None or broker.kind in SUPPORTED_KINDS:
+        return
+    yield doc.issue(
+        ("serving", "broker", "kind"),
+        f"diva's consumer (diva consume) reads {', '.join(SUPPORTED_KINDS)} only, not "
+        f"'{broker.kind}'; from {stage(4)} the broker must be one it reads",
+        at_value=True,
+    )
 
 
 def _stage_issue(spec: Spec, doc: Document, path: PathKey, what: str) -> Issue:
@@ -213,7 +236,7 @@ RULES: tuple[Rule, ...] = (
     Rule(unique_names, frozenset({"idea", "platform", "targets", "monitoring"})),
     Rule(dataset_paths, frozenset({"datasets"})),
     Rule(pipeline_folders, frozenset({"datasets", "model"})),
-    Rule(serving_settings, frozenset({"serving"})),
+    Rule(serving_settings, frozenset({"stage", "serving", "platform"})),
     Rule(
         stage_requirements,
         frozenset({"stage", "datasets", "model", "platform", "serving", "slos", "monitoring"}),

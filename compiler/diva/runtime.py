@@ -36,8 +36,10 @@ from diva.evidence.dvc import tracked_hash
 from diva.evidence.mlflow import resolve_uri
 from diva.layout import RUNTIME_CONFIG
 
-#: Environment variable the generated Dockerfiles set to the image digest.
+#: Environment variable `diva train` sets to the digest of the training image.
 IMAGE_DIGEST_ENV = "DIVA_IMAGE_DIGEST"
+#: Environment variable the generated Dockerfiles set to their base image reference.
+BASE_IMAGE_ENV = "DIVA_BASE_IMAGE"
 #: Environment variable that points at the project root (else: searched upwards).
 ROOT_ENV = "DIVA_PROJECT_ROOT"
 RUN_FILE = "diva-run.json"
@@ -53,7 +55,8 @@ TAGS = {
     "diva.dataset.version": "the spec's existing.version, else the DVC hash",
     "diva.git.commit": "commit of the project repository, or 'unknown'",
     "diva.git.dirty": "'true' when the working tree had uncommitted changes",
-    "diva.image.digest": "digest of the diva container image the run was made in, if any",
+    "diva.image.digest": "digest of the training image the run was made in, if any",
+    "diva.image.base": "the standardized base image that training image was built on",
 }
 
 #: Which MLflow flavor logs a model of each framework, and its package on PyPI.
@@ -189,8 +192,12 @@ class Context:
             "diva.git.dirty": dirty,
             "mlflow.source.git.commit": commit,
         }
-        if os.environ.get(IMAGE_DIGEST_ENV):
-            tags["diva.image.digest"] = os.environ[IMAGE_DIGEST_ENV]
+        for env, tag in (
+            (IMAGE_DIGEST_ENV, "diva.image.digest"),
+            (BASE_IMAGE_ENV, "diva.image.base"),
+        ):
+            if os.environ.get(env):
+                tags[tag] = os.environ[env]
         return tags
 
     @contextlib.contextmanager

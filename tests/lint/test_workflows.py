@@ -20,13 +20,59 @@ import pytest
 from ruamel.yaml import YAML
 
 from diva.compile import Job, plan_job
+from diva.source import load_bytes
+from diva.validate import validate_document
 from diva.writer import apply
 from tests.conftest import EXAMPLES, ROOT
 
 GOLDEN = sorted((ROOT / "tests" / "golden").glob("*/diva.yaml"))
-CASES = {f"example-{spec.parent.name}": spec for spec in EXAMPLES} | {
-    f"golden-{spec.parent.name}": spec for spec in GOLDEN
+
+
+def _replaced(text: str, changes: tuple[tuple[str, str], ...]) -> str:
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+WAFER = ROOT / "specs" / "examples" / "wafer-defects" / "diva.yaml"
+FORECAST = ROOT / "specs" / "examples" / "demand-forecast" / "diva.yaml"
+#: Release workflows of other shapes: three environments, a team without model
+#: engineers, a MySQL-backed MLflow, a project at stage 5 with both releases pinned.
+VARIANTS = {
+    "variant-three-environments": (
+        WAFER,
+        (
+            ("environments: [staging, production]", "environments: [dev, staging, production]"),
+            ('  model_engineers: ["@mlops/platform"]\n', ""),
+        ),
+    ),
+    "variant-mysql-mlflow": (
+        FORECAST,
+        (
+            (
+                "postgresql://mlflow@db.internal:5432/mlflow",
+                "mysql+pymysql://mlflow@db.internal:3306/mlflow",
+            ),
+        ),
+    ),
 }
+CASES = (
+    {f"example-{spec.parent.name}": spec.read_text() for spec in EXAMPLES}
+    | {f"golden-{spec.parent.name}": spec.read_text() for spec in GOLDEN}
+    | {name: _replaced(spec.read_text(), changes) for name, (spec, changes) in VARIANTS.items()}
+)
+RELEASE_WORKFLOW = "release.yml"
+#: The one job that may write, and what it may write.
+WRITING_JOB = (RELEASE_WORKFLOW, "pin", {"contents": "write", "pull-requests": "write"})
+
+
+def _stage(text: str) -> int:
+    return validate_document(load_bytes(text.encode("utf-8"))).stage
+
+
+#: Cases from stage 4: each has a release workflow, linted with the others of its folder.
+RELEASE_CASES = sorted(name for name, text in CASES.items() if _stage(text) >= 4)
 WORKFLOWS_DIR = Path(".github/workflows")
 YAMLLINT_CONFIG = (
     "{extends: default, rules: {truthy: {check-keys: false}, line-length: {max: 120}, "
@@ -42,10 +88,10 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each case compiled into its own folder; the case name -> its workflows folder."""
     root = tmp_path_factory.mktemp("workflows")
     folders = {}
-    for name, spec in CASES.items():
+    for name, text in CASES.items():
         out = root / name
         out.mkdir()
-        shutil.copyfile(spec, out / "diva.yaml")
+        (out / "diva.yaml").write_text(text, encoding="utf-8")
         apply(plan_job(Job(out / "diva.yaml", out)))
         folders[name] = out / WORKFLOWS_DIR
     return folders
@@ -117,6 +163,34 @@ def test_zizmor_does_catch_an_expression_in_a_script(
     assert "template-injection" in result.stdout
 
 
+def test_the_release_cases_cover_examples_goldens_and_variants() -> None:
+    kinds = {case.split("-")[0] for case in RELEASE_CASES}
+    assert kinds == {"example", "golden", "variant"}
+
+
+@pytest.mark.parametrize("case", RELEASE_CASES)
+def test_every_case_from_stage_4_has_a_release_workflow(
+    case: str, compiled: dict[str, Path]
+) -> None:
+    """So that the linters of this module, run on each case's folder, see it."""
+    assert (compiled[case] / RELEASE_WORKFLOW).is_file()
+
+
+def test_zizmor_does_catch_an_expression_in_the_release_pin(
+    compiled: dict[str, Path], tmp_path: Path
+) -> None:
+    release = compiled["example-wafer-defects"] / RELEASE_WORKFLOW
+    text = release.read_text()
+    planted = text.replace('--digest "$IMAGE_DIGEST"', "--digest ${{ needs.image.outputs.digest }}")
+    assert planted != text
+    folder = tmp_path / WORKFLOWS_DIR
+    folder.mkdir(parents=True)
+    (folder / RELEASE_WORKFLOW).write_text(planted)
+    result = zizmor(folder)
+    assert result.returncode != 0
+    assert "template-injection" in result.stdout
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_workflow_schema_accepts_them(case: str, compiled: dict[str, Path]) -> None:
     files = [str(path) for path in workflow_files(compiled[case])]
@@ -179,16 +253,45 @@ def test_every_job_has_a_timeout(compiled: dict[str, Path]) -> None:
             assert timeout > 0, f"{name}: job {job_id}"
 
 
-def test_permissions_are_read_only_and_top_level(compiled: dict[str, Path]) -> None:
+def test_permissions_are_read_only_but_for_the_release_pin(compiled: dict[str, Path]) -> None:
+    file, writer, allowed = WRITING_JOB
     for name, workflow in all_workflows(compiled):
         assert workflow["permissions"] == {"contents": "read"}, name
-        assert all("permissions" not in job for job in workflow["jobs"].values()), name
+        for job_id, job in workflow["jobs"].items():
+            if name.endswith(f"/{file}") and job_id == writer:
+                assert job["permissions"] == allowed, name
+            else:
+                assert "permissions" not in job, f"{name}: job {job_id}"
+
+
+def test_the_pin_job_is_the_only_one_with_a_token_that_writes(compiled: dict[str, Path]) -> None:
+    for name, workflow in all_workflows(compiled):
+        for job_id, job in workflow["jobs"].items():
+            tokens = [
+                value
+                for step in job["steps"]
+                for key, value in (step.get("env") or {}).items()
+                if key == "GH_TOKEN"
+            ]
+            if tokens:
+                assert name.endswith(f"/{WRITING_JOB[0]}"), name
+                assert job_id == WRITING_JOB[1], name
+
+
+def test_release_secrets_live_in_the_release_environment(compiled: dict[str, Path]) -> None:
+    for case in RELEASE_CASES:
+        workflow = load(compiled[case] / RELEASE_WORKFLOW)
+        for job_id, job in workflow["jobs"].items():
+            assert job["environment"] == "release", f"{case}: job {job_id}"
+            assert job["if"], f"{case}: job {job_id} runs on main only"
 
 
 def test_concurrency_is_per_workflow_and_ref(compiled: dict[str, Path]) -> None:
     for name, workflow in all_workflows(compiled):
         concurrency = workflow["concurrency"]
-        assert concurrency["cancel-in-progress"] is True, name
+        # a release under way finishes; the gate and the pipeline give way to newer runs
+        cancels = not name.endswith(f"/{RELEASE_WORKFLOW}")
+        assert concurrency["cancel-in-progress"] is cancels, name
         assert "github.workflow" in concurrency["group"], name
         assert "github.ref" in concurrency["group"], name
 

@@ -1,8 +1,9 @@
 """The ``github`` backend: CODEOWNERS, PR template, ruleset, gate and pipeline workflows.
 
 The second half plants hostile text in every free-text field of a spec and checks that
-it reaches no workflow and no ``run:`` script, changes no file but the two that show
-it, and comes back unchanged where it does appear.
+it reaches no workflow and no ``run:`` script, changes no file but those that show it
+(the card, params.yaml, the Dockerfiles' LABEL), and comes back unchanged where it does
+appear.
 """
 
 from __future__ import annotations
@@ -349,14 +350,16 @@ TEXT_FIELDS: tuple[tuple[str | int, ...], ...] = (
     ("model", "params", "nested", "list", 1),
 )
 #: Fields of either kind, in planting order; a field's index names its marker.
+#: The model-on-demand consumer's ConfigMap, which carries the broker URL (stage 4+).
+BROKER_CONFIG = "deploy/base/configmap.yaml"
 FIELDS = (*LINE_FIELDS, ("model", "params", "nested", "list", 0), *TEXT_FIELDS)
 TITLE = ("project", "title")
 ON_DEMAND = {
     "pattern": "model-on-demand",
     "scheme": "forecast",
     "broker": {
-        "kind": "kafka",
-        "url": "kafka://broker:9092",
+        "kind": "redis",
+        "url": "redis://broker:6379/0",
         "input_topic": "in",
         "output_topic": "o",
     },
@@ -394,6 +397,13 @@ def benign(index: int, field: tuple[str | int, ...]) -> str:
 def outputs(data: dict[str, Any], stage: int) -> dict[str, str]:
     data = {**data, "stage": stage}
     return {artifact.path: artifact.text for artifact in emit_all(project_of(data))}
+
+
+def labelled(stage: int) -> set[str]:
+    """The Dockerfiles of ``stage``: the title is their description LABEL, escaped (read
+    back unchanged in test_docker_backend.py)."""
+    firsts = {"docker/train.Dockerfile": 3, "docker/serve.Dockerfile": 4}
+    return {path for path, first in firsts.items() if stage >= first}
 
 
 def structured(path: str) -> bool:
@@ -454,7 +464,9 @@ def test_hostile_text_changes_only_the_card_and_params(stage: int) -> None:
     benign_files = outputs(planted(benign), stage)
     assert sorted(hostile_files) == sorted(benign_files)
     changed = sorted(path for path in hostile_files if hostile_files[path] != benign_files[path])
-    assert changed == sorted({"generated/stage.md"} | ({"params.yaml"} if stage >= 2 else set()))
+    params = {"params.yaml"} if stage >= 2 else set()
+    broker = {BROKER_CONFIG} if stage >= 4 else set()
+    assert changed == sorted({"generated/stage.md"} | params | labelled(stage) | broker)
 
 
 @pytest.mark.parametrize("stage", range(6))
@@ -467,12 +479,15 @@ def test_hostile_text_appears_only_where_expected_and_unchanged(stage: int) -> N
             document = json.loads(text) if path.endswith(".json") else load_yaml(text)
             found = [s for s in strings(document) if any(m in s for m in markers)]
             expected = list(strings(data["model"]["params"])) if path == "params.yaml" else []
+            if path == BROKER_CONFIG:  # the consumer's settings: the URL, as data
+                expected = [data["serving"]["broker"]["url"]]
             assert sorted(found) == sorted(s for s in expected if any(m in s for m in markers))
             if path == "params.yaml":
                 assert document == data["model"]["params"]
         else:
             present = [m for m in markers if m in text]
-            assert present == ([marker(0)] if path == "generated/stage.md" else []), path
+            showing_title = {"generated/stage.md"} | labelled(stage)
+            assert present == ([marker(0)] if path in showing_title else []), path
     assert hostile(0, TITLE) in produced["generated/stage.md"]
 
 

@@ -91,17 +91,22 @@ SPEC_COMMENTED = SPEC.replace("\nstage: 1\n", f"\n{STAGE_LINE}\n")
 SUMMARY_LINE = "  summary: Gradient-boosted trees on one month of runs, then on a year.\n"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No outer git repository, no CI summary, and no `gh` on PATH (only git)."""
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
+def git_only_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """PATH holds git and nothing else: no `gh` to open pull requests with."""
     found = shutil.which("git")
     assert found is not None
     tools = tmp_path / "bin"
     tools.mkdir()
     (tools / "git").symlink_to(found)
     monkeypatch.setenv("PATH", str(tools))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No outer git repository, no CI summary, and no `gh` on PATH (only git)."""
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+    git_only_on_path(monkeypatch, tmp_path)
 
 
 def make_project(tmp_path: Path, text: str) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from diva.backends import card, dvc, github, mlflow
+from diva.backends import alerts, card, docker, dvc, github, kubernetes, mlflow, package
 from diva.ir import Project
 from diva.render import Artifact
 
@@ -34,10 +34,25 @@ BACKENDS: dict[str, Backend] = {
             "github",
             0,
             github.emit,
-            "CODEOWNERS, pull request template, ruleset, gate and pipeline workflows",
+            "CODEOWNERS, pull request template, ruleset, gate, pipeline and release workflows",
         ),
         Backend("dvc", 2, dvc.emit, "dvc.yaml and params.yaml: the pipeline"),
         Backend("mlflow", 2, mlflow.emit, "MLflow configuration and MLproject"),
+        Backend(
+            "docker",
+            3,
+            docker.emit,
+            "training (stage 3) and serving (stage 4) Dockerfiles on the standardized base",
+        ),
+        Backend(
+            "kubernetes",
+            3,
+            kubernetes.emit,
+            "training Job (stage 3); serving manifests per pattern, kustomize base and "
+            "overlays per environment (stage 4)",
+        ),
+        Backend("alerts", 4, alerts.emit, "PrometheusRule: alerts derived from the SLOs"),
+        Backend("package", 4, package.emit, "model-as-dependency: a Python package of the model"),
     )
 }
 

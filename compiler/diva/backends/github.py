@@ -3,7 +3,9 @@
 From stage 0 a project gets ``.github/CODEOWNERS`` (from the ``team`` roles), a pull
 request template with the next stage's checklist, ``generated/ruleset.json`` (apply it
 with ``gh api``: docs/compile.md) and the gate workflow; from stage 2 the pipeline
-workflow too. The workflows themselves are built in :mod:`diva.backends.workflows`.
+workflow too; from stage 4 the release workflow, and the production overlay is owned by
+the model engineers. The workflows themselves are built in
+:mod:`diva.backends.workflows` and :mod:`diva.backends.release_workflow`.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from diva.backends.checklist import pr_template
+from diva.backends.release_workflow import release_workflow, wanted
 from diva.backends.workflows import (
     GATE_CHECK,
     GATE_WORKFLOW,
     PIPELINE_WORKFLOW,
+    RELEASE_WORKFLOW,
     gate_workflow,
     pipeline_workflow,
     workflow_text,
 )
 from diva.ir import Project
-from diva.layout import GENERATED_DIR, SPEC_FILE
+from diva.layout import DEPLOY_DIR, GENERATED_DIR, SPEC_FILE
 from diva.render import Artifact, commented_text, json_text, markdown_text
 
 CODEOWNERS_FILE = ".github/CODEOWNERS"
@@ -44,6 +48,9 @@ def emit(project: Project) -> list[Artifact]:
     pipeline = pipeline_workflow(project) if project.stage >= 2 else None
     if pipeline is not None:
         artifacts.append(Artifact(PIPELINE_WORKFLOW, workflow_text(pipeline, source)))
+    if wanted(project):
+        release = workflow_text(release_workflow(project), source)
+        artifacts.append(Artifact(RELEASE_WORKFLOW, release))
     return artifacts
 
 
@@ -59,6 +66,7 @@ def codeowners(project: Project) -> str:
         # while the team names no quality manager)
         (f"/{SPEC_FILE}", team.quality_managers or team.modelers),
         *serving,
+        *_production(project),
         ("/.github/", (*team.quality_managers, *team.model_engineers)),
     ]
     lines = [
@@ -70,6 +78,17 @@ def codeowners(project: Project) -> str:
         if unique:
             lines.append(" ".join([pattern, *unique]))
     return "\n".join(lines)
+
+
+def _production(project: Project) -> list[tuple[str, Iterable[str]]]:
+    """From stage 4, what production runs (its overlay) is the model engineers' to
+    approve — the quality managers' while the team names no model engineer, so that
+    it never falls back to the modelers' catch-all rule."""
+    if project.stage < 4:
+        return []
+    team = project.team
+    overlay = f"/{DEPLOY_DIR}/overlays/{project.environments[-1]}/"
+    return [(overlay, team.model_engineers or team.quality_managers)]
 
 
 def _data_patterns(project: Project) -> list[str]:

@@ -1,11 +1,14 @@
-"""GitHub Actions workflows of the ``github`` backend: the gate and the pipeline.
+"""GitHub Actions workflows of the ``github`` backend: the gate, the pipeline, the release.
 
 Every workflow is built as data with the same hardening (docs/compile.md#workflow-security):
-``permissions: {contents: read}`` at the top and nowhere else, actions pinned to a commit
-SHA (their version as a comment), checkout without persisted credentials, a concurrency
-group per workflow and ref, a timeout on every job, and only ``pull_request`` / ``push``
-triggers. No value from the spec or from the event is written into a ``run:`` script:
-scripts are constants of this module and read such values from ``env:``, quoted.
+``permissions: {contents: read}`` at the top (only the release's pin job adds the two
+write permissions it needs, each with its reason), actions pinned to a commit SHA (their
+version as a comment), checkout without persisted credentials, a concurrency group per
+workflow and ref, a timeout on every job, and only ``pull_request`` / ``push`` (and for
+the release ``workflow_dispatch``) triggers. No value from the spec or from the event is
+written into a ``run:`` script: scripts are constants of this module and read such
+values from ``env:``, quoted; credentials come from secrets and variables, never from the
+spec.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ ACTIONS = (CHECKOUT, SETUP_PYTHON)
 DEFAULT_BRANCH = "main"
 GATE_WORKFLOW = ".github/workflows/diva-gate.yml"
 PIPELINE_WORKFLOW = ".github/workflows/diva-pipeline.yml"
+RELEASE_WORKFLOW = ".github/workflows/release.yml"
 #: The gate job's name: the status check the ruleset requires.
 GATE_CHECK = "diva gate"
 DIVA_DISTRIBUTION = "diva-lifecycle"
@@ -55,19 +59,25 @@ DVC_EXTRAS = {
 }
 GATE_TIMEOUT_MINUTES = 15
 PIPELINE_TIMEOUT_MINUTES = 60
+#: Why a job holds a write permission: written next to it, for reviewers (and zizmor).
+WRITE_PERMISSIONS = {
+    "contents": "push the release branch",
+    "pull-requests": "open the release pull request",
+}
 
 
 def workflow_text(workflow: dict[str, Any], source: str) -> str:
     comments = {f"uses: {action.uses}": action.version for action in ACTIONS}
+    comments |= {f"{scope}: write": reason for scope, reason in WRITE_PERMISSIONS.items()}
     return yaml_text(workflow, source, line_comments=comments)
 
 
 def gate_workflow(project: Project) -> dict[str, Any]:
     """Runs ``diva gate`` on every pull request into the default branch."""
-    install = [_diva(project), *([_dvc(project)] if project.stage >= 2 else [])]
+    install = [diva_requirement(project), *([_dvc(project)] if project.stage >= 2 else [])]
     steps = [
-        *_setup(project, full_history=True),
-        {"name": "Install diva", "run": _pip_install(install)},
+        *setup_steps(project, full_history=True),
+        {"name": "Install diva", "run": pip_install(install)},
         {
             "name": "Gate the pull request",
             "env": {"BASE_REF": "${{ github.base_ref }}"},
@@ -80,8 +90,8 @@ def gate_workflow(project: Project) -> dict[str, Any]:
             "types": ["opened", "synchronize", "reopened", "ready_for_review"],
         }
     }
-    return _workflow(
-        "diva gate", on, "gate", _job(GATE_CHECK, project, GATE_TIMEOUT_MINUTES, steps)
+    return workflow(
+        "diva gate", on, {"gate": job(GATE_CHECK, project, GATE_TIMEOUT_MINUTES, steps)}
     )
 
 
@@ -91,10 +101,12 @@ def pipeline_workflow(project: Project) -> dict[str, Any] | None:
     if project.model is None or not small:
         return None
     steps = [
-        *_setup(project, full_history=False),
+        *setup_steps(project, full_history=False),
         {
             "name": "Install the project, diva and DVC",
-            "run": _pip_install([_diva(project), _dvc(project)], files=["requirements.txt"]),
+            "run": pip_install(
+                [diva_requirement(project), _dvc(project)], files=["requirements.txt"]
+            ),
         },
     ]
     steps += [
@@ -114,8 +126,8 @@ def pipeline_workflow(project: Project) -> dict[str, Any] | None:
         "pull_request": {"paths": paths},
         "push": {"branches": [DEFAULT_BRANCH], "paths": paths},
     }
-    job = _job("diva pipeline (small datasets)", project, PIPELINE_TIMEOUT_MINUTES, steps)
-    return _workflow("diva pipeline", on, "pipeline", job)
+    pipeline = job("diva pipeline (small datasets)", project, PIPELINE_TIMEOUT_MINUTES, steps)
+    return workflow("diva pipeline", on, {"pipeline": pipeline})
 
 
 def _pipeline_paths(project: Project) -> list[str]:
@@ -135,25 +147,36 @@ def _small_datasets(project: Project) -> list[Dataset]:
     return [dataset for dataset in project.pipeline_datasets if dataset.scale == "small"]
 
 
-def _workflow(name: str, on: dict[str, Any], job_id: str, job: dict[str, Any]) -> dict[str, Any]:
+def workflow(
+    name: str, on: dict[str, Any], jobs: dict[str, Any], *, cancel: bool = True
+) -> dict[str, Any]:
     return {
         "name": name,
         "on": on,
         "permissions": {"contents": "read"},
         "concurrency": {
             "group": "${{ github.workflow }}-${{ github.ref }}",
-            "cancel-in-progress": True,
+            "cancel-in-progress": cancel,
         },
         "defaults": {"run": {"shell": "bash"}},
-        "jobs": {job_id: job},
+        "jobs": jobs,
     }
 
 
-def _job(name: str, project: Project, timeout: int, steps: list[Any]) -> dict[str, Any]:
-    return {"name": name, "runs-on": project.ci_runner, "timeout-minutes": timeout, "steps": steps}
+def job(
+    name: str,
+    project: Project,
+    timeout: int,
+    steps: list[Any],
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A job; ``settings`` (``if``, ``needs``, ``permissions``, ``outputs``) come before
+    its steps, where readers look for them."""
+    head = {"name": name, **(settings or {})}
+    return {**head, "runs-on": project.ci_runner, "timeout-minutes": timeout, "steps": steps}
 
 
-def _setup(project: Project, *, full_history: bool) -> list[dict[str, Any]]:
+def setup_steps(project: Project, *, full_history: bool) -> list[dict[str, Any]]:
     checkout: dict[str, Any] = {"persist-credentials": False}
     if full_history:  # the gate counts stage cycles in the history of the base branch
         checkout = {"fetch-depth": 0, **checkout}
@@ -167,7 +190,7 @@ def _setup(project: Project, *, full_history: bool) -> list[dict[str, Any]]:
     ]
 
 
-def _diva(project: Project) -> str:
+def diva_requirement(project: Project) -> str:
     return f"{DIVA_DISTRIBUTION}=={project.diva_version}"
 
 
@@ -177,7 +200,7 @@ def _dvc(project: Project) -> str:
     return f"dvc[{extra}]{DVC_VERSIONS}" if extra else f"dvc{DVC_VERSIONS}"
 
 
-def _pip_install(requirements: list[str], *, files: list[str] | None = None) -> str:
+def pip_install(requirements: list[str], *, files: list[str] | None = None) -> str:
     """The install command; requirements are diva's own constants, quoted for the shell."""
     parts = [f"-r {file}" for file in files or []] + [f'"{item}"' for item in requirements]
     return " ".join(["python -m pip install", *parts])

@@ -17,6 +17,12 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
 
 
+def _missing(err: Exception) -> bool:
+    """Whether MLflow answered that the thing asked for does not exist."""
+    code = str(getattr(err, "error_code", ""))
+    return code == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(err).lower()
+
+
 def resolve_uri(root: Path, uri: str) -> str:
     """Relative SQLite stores are relative to the project root."""
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
@@ -66,6 +72,41 @@ class Mlflow:
         try:
             return str(self._client.get_model_version_by_alias(model, alias).version)
         except Exception as err:
-            if "not found" in str(err).lower() or "RESOURCE_DOES_NOT_EXIST" in str(err):
+            if _missing(err):
                 return None
             raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+
+    def run_of_version(self, model: str, version: str) -> str | None:
+        """The run that registered ``version`` of ``model``; None when there is no such
+        version (an empty string when it was registered from no run)."""
+        try:
+            return str(self._client.get_model_version(model, version).run_id or "")
+        except Exception as err:
+            if _missing(err):
+                return None
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+
+    def run(self, run_id: str) -> Run | None:
+        """The run with this id, or None."""
+        try:
+            found = self._client.get_run(run_id)
+        except Exception as err:
+            if _missing(err):
+                return None
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+        data = found.data
+        return Run(found.info.run_id, dict(data.tags), dict(data.metrics), dict(data.params))
+
+    def download_model(self, name: str, version: str, destination: Path) -> Path:
+        """Download registered model ``name`` version ``version`` into
+        ``destination``; the downloaded model folder (with its MLmodel file)."""
+        import mlflow.artifacts
+
+        try:
+            source = self._client.get_model_version_download_uri(name, version)
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=str(destination), tracking_uri=self.uri
+            )
+        except Exception as err:
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+        return Path(path)

@@ -18,6 +18,10 @@ from diva.evidence.mlflow import Mlflow, Run
 
 EVIDENCE_FILE = "diva.evidence.json"
 ALIASES = ("candidate", "champion", "challenger")
+COMMENT = (
+    "Written by `diva promote`, `diva build --push` and `diva smoke`: "
+    "evidence CI cannot reach. Do not edit."
+)
 
 
 class Recorded:
@@ -41,6 +45,12 @@ class Recorded:
     def alias(self, model: str, alias: str) -> str | None:
         return self._aliases.get(alias)
 
+    def run_of_version(self, model: str, version: str) -> str | None:
+        return next((run for run, known in self._versions.items() if known == version), None)
+
+    def run(self, run_id: str) -> Run | None:
+        return next((run for run in self._runs if run.run_id == run_id), None)
+
 
 def read(root: Path) -> Recorded | None:
     path = root / EVIDENCE_FILE
@@ -50,6 +60,34 @@ def read(root: Path) -> Recorded | None:
         return Recorded(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, TypeError) as err:
         raise UnreachableError(f"{path}: not a valid evidence file: {err}") from err
+
+
+def merge(root: Path, updates: dict[str, Any], replace: tuple[str, ...] = ()) -> None:
+    """Write ``updates`` into the evidence file, keeping what other commands recorded:
+    mappings are merged key by key (the top-level keys in ``replace`` are replaced
+    whole), anything else is replaced. Written atomically."""
+    from diva.writer import write_text_atomic
+
+    path = root / EVIDENCE_FILE
+    current: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            current = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as err:  # refuse to overwrite what cannot be read
+            raise UnreachableError(f"{path}: not a valid evidence file: {err}") from err
+    old = {k: v for k, v in current.items() if k not in replace}
+    document = {"$comment": COMMENT, **_merged(old, updates)}
+    write_text_atomic(path, json.dumps(document, indent=2) + "\n")
+
+
+def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def capture(live: Mlflow, project: str, model: str, stage: int) -> dict[str, Any]:
@@ -62,7 +100,7 @@ def capture(live: Mlflow, project: str, model: str, stage: int) -> dict[str, Any
     }
     aliases = {alias: version for alias in ALIASES if (version := live.alias(model, alias))}
     return {
-        "$comment": "Written by `diva promote`: MLflow evidence CI cannot reach. Do not edit.",
+        "$comment": COMMENT,
         "project": project,
         "stage": stage,
         "mlflow": {

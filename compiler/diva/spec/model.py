@@ -22,7 +22,7 @@ from diva.spec.base import (
     StageNumber,
     Task,
 )
-from diva.spec.operations import Monitoring, Platform, Serving, Slos
+from diva.spec.operations import Monitoring, Platform, Resources, Serving, Slos
 from diva.spec.types import (
     DnsLabel,
     Handle,
@@ -192,6 +192,8 @@ class Model(Section):
     """Scripts run by the DVC pipeline."""
     params: dict[Key, JsonValue] = {}
     """Hyper-parameters; written to params.yaml."""
+    resources: Resources = Resources()
+    """Resources of one large-scale training run (the Kubernetes training Job, stage 3+)."""
 
 
 class Target(Section):

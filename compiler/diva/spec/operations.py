@@ -10,6 +10,7 @@ from diva.spec.base import Framework, PositiveInt, Section
 from diva.spec.types import (
     Cpu,
     Cron,
+    Digest,
     Line,
     Memory,
     Name,
@@ -69,6 +70,17 @@ class Broker(Section):
     """Topic or queue the predictions are written to."""
 
 
+class Release(Section):
+    """What one environment runs. Changed by pull request: the release workflow opens one
+    with the digest it pushed; the gate checks the version exists and meets the targets."""
+
+    model_version: PositiveInt
+    """The registered MLflow model version the environment serves."""
+    image_digest: Digest | None = None
+    """Digest of the serving image of that version in platform.image_registry; the
+    environment's overlay references the image by it (by the tag v<version> until then)."""
+
+
 class Serving(Section):
     """How the model is served (from stage 4)."""
 
@@ -86,6 +98,9 @@ class Serving(Section):
     """Cron schedule of the batch job (precompute only)."""
     broker: Broker | None = None
     """Message broker (model-on-demand only)."""
+    releases: dict[Name, Release] = {}
+    """What each environment (a platform.environments entry) runs: model version and
+    serving image digest. The production entry pins the production model version."""
 
 
 class MlflowSettings(Section):

@@ -184,6 +184,9 @@ PinnedImage = _constrained(
     "must be an image reference pinned by digest: NAME[:TAG]@sha256:<64 hex digits>",
 )
 
+DIGEST = rf"^{_DIGEST}$"
+Digest = _constrained(DIGEST, "must be an image digest: sha256:<64 lowercase hex digits>")
+
 REGISTRY = rf"^{_DOMAIN}(?:/{_COMPONENT})*$"
 Registry = _constrained(
     REGISTRY,

@@ -1,0 +1,30 @@
+"""Running commands from the slow end-to-end tests: the test venv's tools first on PATH,
+output captured, a failure shown with everything the command printed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def env() -> dict[str, str]:
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def run(*args: str, cwd: Path, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def sh(*args: str, cwd: Path) -> str:
+    result = run(*args, cwd=cwd)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def diva(*args: str, cwd: Path) -> str:
+    return sh(sys.executable, "-m", "diva", *args, cwd=cwd)

