@@ -364,9 +364,10 @@ def _check_schema(path: Path, text: str) -> None:
 
 
 def _register_commands() -> None:
-    from diva import cli_consume, cli_images, cli_release
+    from diva import cli_consume, cli_images, cli_release, cli_scaffold
 
-    for command in (*cli_images.COMMANDS, *cli_release.COMMANDS, *cli_consume.COMMANDS):
+    commands = (cli_images, cli_release, cli_consume, cli_scaffold)
+    for command in (command for module in commands for command in module.COMMANDS):
         cli.add_command(command)
 
 
