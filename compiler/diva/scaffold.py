@@ -43,6 +43,7 @@ _CHOICES = {
         "model-as-dependency",
     ),
 }
+_JINJA = re.compile(r"\{[{%#]")
 _PYTHON_MODULE = re.compile(r"[a-z_][a-z0-9_]{0,63}")
 
 
@@ -66,6 +67,11 @@ def template_dir() -> Path:
 def check_answers(answers: Mapping[str, Any]) -> list[str]:
     """Every problem of the template answers, as ``name: problem`` lines."""
     problems = [_check(name, str(answers.get(name, "")), rule) for name, rule in _RULES]
+    problems += [
+        f"{name}: must not contain '{{{{', '{{%' or '{{#' (cookiecutter would render it)"
+        for name, value in answers.items()
+        if not name.startswith("_") and _JINJA.search(str(value))
+    ]
     for name in _ROLE_ANSWERS:
         problems.extend(_check_handles(name, str(answers.get(name, ""))))
     for name, allowed in _CHOICES.items():

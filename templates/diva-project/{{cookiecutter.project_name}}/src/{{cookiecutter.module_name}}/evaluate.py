@@ -13,8 +13,8 @@ if not __package__:  # run as a script by the DVC stage: make the package import
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
-
 from diva import runtime  # noqa: E402
+
 from {{ cookiecutter.module_name }}.data import FEATURES, TARGET  # noqa: E402
 from {{ cookiecutter.module_name }}.model import score  # noqa: E402
 

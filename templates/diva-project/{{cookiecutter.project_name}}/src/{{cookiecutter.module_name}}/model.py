@@ -18,9 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from {{ cookiecutter.module_name }}.data import FEATURES, TARGET
 
 
-def split(
-    rows: pd.DataFrame, test_fraction: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(rows: pd.DataFrame, test_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Shuffle ``rows`` and cut them into train and test rows."""
     order = np.random.default_rng(seed).permutation(len(rows))
     cut = int(len(rows) * (1 - test_fraction))

@@ -1,0 +1,243 @@
+"""The generated reference pages: committed as generated, complete, and checked by --check.
+
+docs/reference/spec.md comes from the JSON Schema of diva.yaml and docs/reference/cli.md
+from the click commands (``python -m diva.docgen``). The completeness tests walk the
+schema and the click group on their own, not with the generator's walkers, so a key or
+an option the generator skips shows up here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from diva.cli import cli
+from diva.docgen import cli_reference, main, render_pages, spec_reference
+from diva.markdown import inline, table
+from diva.schemadoc import type_text
+from diva.spec.schema import json_schema
+from tests.conftest import ROOT
+
+FIX = "python -m diva.docgen"
+ANCHOR = re.compile(r'<a id="([a-z0-9-]+)"></a>')
+
+
+def sections(page: str) -> dict[str, str]:
+    """The page cut at its anchors: anchor -> text up to the next one ("" for the head)."""
+    parts = ANCHOR.split(page)
+    found = {"": parts[0]}
+    found.update(zip(parts[1::2], parts[2::2], strict=True))
+    return found
+
+
+def slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
+
+
+# --- drift: what CI runs --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["spec.md", "cli.md"])
+def test_the_committed_page_is_what_the_generator_writes(name: str) -> None:
+    path = ROOT / "docs" / "reference" / name
+    expected = render_pages(ROOT / "docs")[path]
+    committed = path.read_text(encoding="utf-8") if path.is_file() else None
+    assert committed == expected, f"{path} is out of date: run `{FIX}` and commit it"
+
+
+def test_pages_do_not_depend_on_hash_seed_terminal_or_environment(tmp_path: Path) -> None:
+    """A fresh interpreter, another hash seed, a narrow terminal, another working folder
+    and an option's environment variable set: the same bytes."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "compiler"),
+        "PYTHONHASHSEED": "12345",
+        "COLUMNS": "30",
+        "BROKER_KIND": "kafka",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "diva.docgen", "--docs", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for path, text in render_pages(ROOT / "docs").items():
+        assert (tmp_path / "reference" / path.name).read_text(encoding="utf-8") == text
+
+
+# --- completeness ---------------------------------------------------------------------
+
+
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    options = [o for o in node.get("anyOf", node.get("oneOf", [])) if o.get("type") != "null"]
+    node = options[0] if len(options) == 1 else node
+    if "$ref" in node:
+        resolved: dict[str, Any] = defs[node["$ref"].split("/")[-1]]
+        return resolved
+    return node
+
+
+def _mapping_of(field: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, Any], bool] | None:
+    """The mapping with keys that the field's values are, and whether under a name."""
+    node = _resolve(field, defs)
+    if node.get("type") == "array":
+        node = _resolve(node["items"], defs)
+    elif isinstance(node.get("additionalProperties"), dict):
+        value = _resolve(node["additionalProperties"], defs)
+        return (value, True) if "properties" in value else None
+    return (node, False) if "properties" in node else None
+
+
+def schema_keys() -> Iterator[tuple[str, str]]:
+    """(path of the section that must list it, key) for every key of the schema."""
+    schema = json_schema()
+    defs = schema["$defs"]
+    pending: list[tuple[dict[str, Any], str, str]] = [(schema, "", "")]
+    while pending:
+        obj, section, prefix = pending.pop()
+        for key, field in obj["properties"].items():
+            yield section, key
+            found = _mapping_of(field, defs)
+            if found is not None:
+                path = f"{prefix}.{key}" if prefix else key
+                pending.append((found[0], path, f"{path}.<name>" if found[1] else path))
+
+
+def test_the_walk_reaches_every_mapping_of_the_schema() -> None:
+    """So that the next test checks every key: each $defs mapping has a key listed."""
+    defs = json_schema()["$defs"]
+    keys = {key for _, key in schema_keys()}
+    with_keys = [name for name, node in defs.items() if node.get("properties")]
+    assert len(with_keys) > 20
+    assert [name for name in with_keys if not set(defs[name]["properties"]) & keys] == []
+
+
+def test_every_key_of_the_schema_has_a_row_in_its_section() -> None:
+    found = sections(spec_reference())
+    missing = []
+    for section, key in schema_keys():
+        text = found.get(slug(section)) if section else found[""]
+        if text is None or not re.search(rf"^\| (\[)?`{key}`", text, re.MULTILINE):
+            missing.append(f"{section or 'top level'} -> {key}")
+    assert missing == []
+
+
+def test_every_top_level_key_has_a_section_in_document_order() -> None:
+    page = spec_reference()
+    order = [slug(key) for key in json_schema()["properties"]]
+    positions = [page.find(f'<a id="{anchor}"></a>\n\n## `') for anchor in order]
+    assert -1 not in positions
+    assert positions == sorted(positions)
+
+
+def commands(
+    command: click.Command = cli, path: str = "diva"
+) -> Iterator[tuple[str, click.Command]]:
+    """Every command registered in the group, subcommands of subgroups too."""
+    yield path, command
+    if isinstance(command, click.Group):
+        for name, sub in sorted(command.commands.items()):
+            yield from commands(sub, f"{path} {name}")
+
+
+def test_every_command_has_a_section_with_its_usage() -> None:
+    found = sections(cli_reference())
+    assert len(list(commands())) > 15
+    for path, _ in commands():
+        assert f"```text\n{path} [OPTIONS]" in found.get(slug(path), ""), path
+
+
+def test_every_option_and_argument_is_in_its_commands_table() -> None:
+    found = sections(cli_reference())
+    missing = []
+    for path, command in commands():
+        rows = [line for line in found[slug(path)].splitlines() if line.startswith("| `")]
+        for param in command.params:
+            names = param.opts if isinstance(param, click.Option) else [param.human_readable_name]
+            missing += [f"{path} {name}" for name in names if not _in_rows(name, rows)]
+    assert missing == []
+
+
+def _in_rows(name: str, rows: list[str]) -> bool:
+    return any(re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", row) for row in rows)
+
+
+# --- --check and writing --------------------------------------------------------------
+
+
+def test_check_passes_on_fresh_pages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--docs", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["--check", "--docs", str(tmp_path)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_check_fails_naming_the_stale_page_and_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["--docs", str(tmp_path)])
+    page = tmp_path / "reference" / "cli.md"
+    page.write_text(page.read_text(encoding="utf-8") + "edited\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["--check", "--docs", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"{page} is out of date; run `{FIX} --docs {tmp_path}`\n"
+    assert page.read_text(encoding="utf-8").endswith("edited\n"), "--check wrote"
+
+
+def test_check_fails_on_missing_pages_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--check", "--docs", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.count("does not exist") == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writing_repairs_a_stale_page(tmp_path: Path) -> None:
+    main(["--docs", str(tmp_path)])
+    page = tmp_path / "reference" / "spec.md"
+    page.write_text("stale\n", encoding="utf-8")
+    assert main(["--docs", str(tmp_path)]) == 0
+    assert page.read_text(encoding="utf-8") == spec_reference()
+
+
+# --- rendering details ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("node", "text"),
+    [
+        ({"type": "integer", "exclusiveMinimum": 0}, "integer ≥ 1"),
+        ({"type": "number", "minimum": 0, "exclusiveMaximum": 1}, "number ≥ 0, < 1"),
+        ({"type": "string", "enum": ["a", "b"]}, "one of: `a`, `b`"),
+        ({"anyOf": [{"type": "string"}, {"type": "null"}]}, "string"),
+        (
+            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "list of string (at least 1)",
+        ),
+        ({"type": "object", "additionalProperties": {"type": "integer"}}, "mapping name → integer"),
+        ({"const": 1}, "constant `1`"),
+        ({}, "any value"),
+    ],
+)
+def test_types_are_readable(node: dict[str, Any], text: str) -> None:
+    assert type_text({}, node) == text
+
+
+def test_markup_is_escaped_outside_code_spans_only() -> None:
+    assert inline("tag v<version>, *not* `a*b <c>`") == r"tag v\<version\>, \*not\* `a*b <c>`"
+
+
+def test_a_pipe_in_a_cell_is_escaped_even_in_code() -> None:
+    assert table(["a"], [["`x|y`"]])[-1] == r"| `x\|y` |"
