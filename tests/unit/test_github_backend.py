@@ -385,13 +385,20 @@ def planted(value_of: Any) -> dict[str, Any]:
     return data
 
 
+#: URL fields hold no whitespace: the hostile line without it, after a valid scheme and host.
+URL_FIELDS = {("serving", "broker", "url")}
+HOSTILE_URL = "redis://broker:6379/" + "".join(HOSTILE_LINE.split()).replace("${{", "$!{{")
+
+
 def hostile(index: int, field: tuple[str | int, ...]) -> str:
+    if field in URL_FIELDS:
+        return f"{HOSTILE_URL}{marker(index)}"
     text = HOSTILE_TEXT if field in TEXT_FIELDS else HOSTILE_LINE
     return f"{text[: len(text) // 2]}{marker(index)}{text[len(text) // 2 :]}"
 
 
 def benign(index: int, field: tuple[str | int, ...]) -> str:
-    return f"plain text {index}"
+    return f"redis://plain-{index}:6379/0" if field in URL_FIELDS else f"plain text {index}"
 
 
 def outputs(data: dict[str, Any], stage: int) -> dict[str, str]:
@@ -513,6 +520,8 @@ def test_no_run_script_contains_hostile_text(stage: int) -> None:
 @pytest.mark.parametrize("field", FIELDS, ids=lambda field: ".".join(map(str, field)))
 def test_expressions_are_refused_in_every_free_text_field(field: tuple[str | int, ...]) -> None:
     expression = "${{ github.event.pull_request.title }}"
+    if field in URL_FIELDS:
+        expression = "redis://b/${{github.event.pull_request.title}}"
     data = planted(lambda index, where: expression if where == field else benign(index, where))
     with pytest.raises(SpecError) as caught:
         validate_document(load_bytes(spec_bytes(data)))

@@ -8,10 +8,10 @@ from pydantic import Field
 
 from diva.spec.base import Framework, PositiveInt, Section
 from diva.spec.types import (
+    BrokerUrl,
     Cpu,
     Cron,
     Digest,
-    Line,
     Memory,
     Name,
     PinnedImage,
@@ -62,7 +62,7 @@ class Broker(Section):
 
     kind: Literal["kafka", "rabbitmq", "redis", "nats"]
     """Broker technology."""
-    url: Line
+    url: BrokerUrl
     """Connection URL (credentials come from a Kubernetes secret, never from here)."""
     input_topic: Topic
     """Topic or queue the requests arrive on."""

@@ -196,24 +196,34 @@ Registry = _constrained(
 
 # --- URIs -------------------------------------------------------------------------
 
+#: No password in a URL (``user:password@``): credentials come from the environment or a
+#: secret, never from the spec, which is committed and compiled into generated files.
+_PLAIN_USERINFO = r"(?![^\s]*://[^/\s@]*:[^/\s@]*@)"
+_CREDENTIALS_HINT = ", without a password (credentials come from the environment or a secret)"
+
 TRACKING_URI = (
-    r"^(?:(?:sqlite|postgresql|mysql|mssql)(?:\+[a-z0-9]+)?://[^\s]*"
+    r"^" + _PLAIN_USERINFO + r"(?:(?:sqlite|postgresql|mysql|mssql)(?:\+[a-z0-9]+)?://[^\s]*"
     r"|https?://[^\s]+|file:[^\s]+|databricks(?:://[^\s]*)?)$"
 )
 TrackingUri = _constrained(
     TRACKING_URI,
     "must be an MLflow tracking URI: sqlite:///PATH, postgresql://..., mysql://..., "
-    "http(s)://HOST, file:PATH or databricks",
+    "http(s)://HOST, file:PATH or databricks" + _CREDENTIALS_HINT,
 )
 
 REMOTE_URL = (
-    r"^(?:(?:s3|gs|azure|ssh|https?|webdavs?|hdfs|oss)://[^\s]+"
+    r"^" + _PLAIN_USERINFO + r"(?:(?:s3|gs|azure|ssh|https?|webdavs?|hdfs|oss)://[^\s]+"
     r"|[A-Za-z0-9_./-][A-Za-z0-9_./-]*)$"
 )
 RemoteUrl = _constrained(
     REMOTE_URL,
     "must be a DVC remote: a local folder or an s3://, gs://, azure://, ssh://, "
-    "http(s)://, webdav(s)://, hdfs:// or oss:// URL",
+    "http(s)://, webdav(s)://, hdfs:// or oss:// URL" + _CREDENTIALS_HINT,
+)
+
+BROKER_URL = r"^" + _PLAIN_USERINFO + r"[a-z][a-z0-9+.-]*://[^\s]+$"
+BrokerUrl = _constrained(
+    BROKER_URL, "must be a broker URL such as redis://HOST:6379/0" + _CREDENTIALS_HINT
 )
 
 # --- Kubernetes quantities --------------------------------------------------------
