@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -114,36 +115,23 @@ def test_hostile_text_answers_stay_text(tmp_path: Path) -> None:
     assert spec.project.description == description
 
 
-def test_plain_cookiecutter_refuses_bad_answers_through_the_hook(tmp_path: Path) -> None:
+def plain_cookiecutter(where: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+    """`cookiecutter TEMPLATE --no-input -o WHERE KEY=VALUE...`, the command line tool."""
     cookiecutter = shutil.which("cookiecutter", path=str(Path(sys.executable).parent))
     assert cookiecutter is not None
-    result = run(
-        cookiecutter,
-        str(template_dir()),
-        "--no-input",
-        "-o",
-        str(tmp_path),
-        "project_name=ok-name",
-        "modelers=not-a-handle",
-        cwd=tmp_path,
-    )
+    template = str(template_dir())
+    return run(cookiecutter, template, "--no-input", "-o", str(where), *answers, cwd=where)
+
+
+def test_plain_cookiecutter_refuses_bad_answers_through_the_hook(tmp_path: Path) -> None:
+    result = plain_cookiecutter(tmp_path, "project_name=ok-name", "modelers=not-a-handle")
     assert result.returncode != 0
     assert "modelers: 'not-a-handle' must be a GitHub handle" in result.stderr
     assert leftovers(tmp_path) == []
 
 
 def test_plain_cookiecutter_renders_a_working_project(tmp_path: Path) -> None:
-    cookiecutter = shutil.which("cookiecutter", path=str(Path(sys.executable).parent))
-    assert cookiecutter is not None
-    result = run(
-        cookiecutter,
-        str(template_dir()),
-        "--no-input",
-        "-o",
-        str(tmp_path),
-        "project_name=plain",
-        cwd=tmp_path,
-    )
+    result = plain_cookiecutter(tmp_path, "project_name=plain")
     assert result.returncode == 0, result.stdout + result.stderr
     assert load_spec(tmp_path / "plain" / "diva.yaml").project.name == "plain"
     assert (tmp_path / "plain" / ".github" / "CODEOWNERS").is_file()
