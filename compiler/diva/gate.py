@@ -89,8 +89,7 @@ def next_stage(root: Path, spec_file: str = "diva.yaml") -> tuple[Report, dict[i
     following = dict(cycles)
     following[spec.stage + 1] = following.get(spec.stage + 1, 0) + 1
     context = Context(spec, project, root, following, runs, report.evidence)
-    stages = [1, 2] if spec.stage == 0 else [spec.stage + 1]
-    report.rows = _evaluate(context, stages[-1:])
+    report.rows = _evaluate(context, [spec.stage + 1])
     return report, cycles
 
 

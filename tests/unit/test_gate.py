@@ -667,6 +667,15 @@ def test_status_shows_stage_cycles_and_next_checkpoints(
     assert "1 of 3 cycle(s) of stage 2" in result.stdout
 
 
+def test_status_at_stage_0_shows_the_idea_checkpoints(run_diva: RunDiva, tmp_path: Path) -> None:
+    root = init_repo(tmp_path)
+    commit_spec(root, at_stage(0), "idea", compiled=True)
+    result = run_diva("status", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "next: stage 1 (model planning) — its checkpoints:" in result.stdout
+    assert {row.split(".")[0] for row in rows_of(result.stdout)} == {"idea"}
+
+
 def test_log_lists_each_stage_change_with_its_commit(
     run_diva: RunDiva, history: tuple[Path, list[str]]
 ) -> None:
