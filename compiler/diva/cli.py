@@ -364,9 +364,9 @@ def _check_schema(path: Path, text: str) -> None:
 
 
 def _register_commands() -> None:
-    from diva import cli_consume, cli_images, cli_release, cli_scaffold
+    from diva import cli_consume, cli_images, cli_monitor, cli_release, cli_scaffold
 
-    commands = (cli_images, cli_release, cli_consume, cli_scaffold)
+    commands = (cli_images, cli_release, cli_consume, cli_scaffold, cli_monitor)
     for command in (command for module in commands for command in module.COMMANDS):
         cli.add_command(command)
 

@@ -1,0 +1,1 @@
+"""diva monitor: stage 5 model management."""

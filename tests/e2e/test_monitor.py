@@ -1,0 +1,234 @@
+"""`diva monitor` with real MLflow (the embedded store) and two real model versions
+trained by a scaffolded project's own code on synthetic data.
+
+Version 1 is over-regularized (a poor fit), version 2 fits well. Three situations:
+the challenger is better (a proposal, exit 0), worse (no proposal, exit 0), better but
+the current data drifted (no proposal, exit 1). The proposal is a real pull-request
+branch pushed to a bare origin, pinning the challenger's version in production.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from diva.scaffold import new_project
+from tests.process import run, sh
+
+NAME = "sensor-watch"
+MODULE = "sensor_watch"
+SPEC = f"""\
+diva: 1
+project: {{name: {NAME}, title: Sensor model under monitoring}}
+stage: manage
+idea:
+  inputs:
+    - {{name: x0, type: float}}
+    - {{name: x1, type: float}}
+    - {{name: x2, type: float}}
+    - {{name: x3, type: float}}
+  outputs:
+    - {{name: y, type: float}}
+datasets:
+  sample: {{scale: small, path: data/sample}}
+  full: {{scale: large, path: data/full}}
+  recent: {{scale: large, path: data/recent}}
+  shifted: {{scale: large, path: data/shifted}}
+model:
+  framework: sklearn
+  task: regression
+  entrypoints:
+    prepare: src/{MODULE}/prepare.py
+    train: src/{MODULE}/train.py
+    evaluate: src/{MODULE}/evaluate.py
+  params: {{alpha: 0.1, test_fraction: 0.25, seed: 7}}
+targets:
+  - {{metric: rmse, goal: minimize, threshold: 0.5, dataset: sample}}
+  - {{metric: rmse, goal: minimize, threshold: 0.4, dataset: full}}
+  - {{metric: r2, goal: maximize, threshold: 0.9, dataset: full}}
+slos: {{latency_p95_ms: 200, error_rate: 0.01, availability: 0.99}}
+serving:
+  pattern: model-as-service
+  releases:
+    production: {{model_version: 1}}
+platform:
+  image_registry: 127.0.0.1:5000/acme
+  base_images:
+    sklearn: "registry.example.org/base/sklearn@sha256:{"0" * 64}"
+  environments: [staging, production]
+monitoring:
+  schedule: "0 6 * * MON"
+  reference_dataset: full
+  drift: {{method: psi, threshold: 0.2}}
+  margin: 0.05
+"""
+
+
+def diva(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run(sys.executable, "-m", "diva", *args, cwd=root)
+
+
+def train(root: Path, alpha: float) -> None:
+    """prepare, train and evaluate on `full` with ``alpha``: one registered version."""
+    params = root / "params.yaml"
+    original = params.read_text()
+    params.write_text(original.replace("alpha: 0.1", f"alpha: {alpha}"))
+    try:
+        for step in ("prepare", "train", "evaluate"):
+            sh(sys.executable, f"src/{MODULE}/{step}.py", "--dataset", "full", cwd=root)
+    finally:
+        params.write_text(original)
+
+
+def set_alias(root: Path, alias: str, version: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / '.diva' / 'mlflow.db'}")
+    client.set_registered_model_alias(NAME, alias, version)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stage-5 project with versions 1 (poor) and 2 (good), pushed to a bare origin."""
+    where = tmp_path_factory.mktemp("monitor")
+    root = new_project(where / NAME, {"project_name": NAME}, no_input=True)
+    (root / "diva.yaml").write_text(SPEC)
+    sh(sys.executable, "-m", "diva", "compile", cwd=root)
+    data = f"src/{MODULE}/data.py"
+    sh(sys.executable, data, "data/sample", cwd=root)
+    sh(sys.executable, data, "data/full", "--rows", "4000", cwd=root)
+    sh(sys.executable, data, "data/recent", "--rows", "2000", "--seed", "1", cwd=root)
+    shifted = ("data/shifted", "--rows", "2000", "--seed", "2", "--shift", "1.5")
+    sh(sys.executable, data, *shifted, cwd=root)
+    train(root, alpha=20000.0)  # version 1: shrunk towards the mean
+    train(root, alpha=0.1)  # version 2
+    sh(sys.executable, "-m", "diva", "release", "alias", "production", cwd=root)  # champion -> 1
+    set_alias(root, "challenger", "2")
+    exclude = root / ".git" / "info" / "exclude"
+    exclude.write_text("data/\nbuild/\nmetrics/\nplots/\nreports/\n")
+    sh("git", "config", "user.email", "ci@example.com", cwd=root)
+    sh("git", "config", "user.name", "CI", cwd=root)
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-q", "-m", "Stage 5 with two versions", cwd=root)
+    sh("git", "init", "-q", "--bare", str(where / "origin.git"), cwd=where)
+    sh("git", "remote", "add", "origin", str(where / "origin.git"), cwd=root)
+    sh("git", "push", "-q", "-u", "origin", "main", cwd=root)
+    return root
+
+
+def report_of(root: Path, out: str) -> dict[str, object]:
+    document: dict[str, object] = json.loads((root / out / "report.json").read_text())
+    return document
+
+
+def test_a_better_challenger_is_proposed_for_production(project: Path) -> None:
+    result = diva(project, "monitor", "--current", "recent", "--out", "reports/better", "--propose")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = report_of(project, "reports/better")
+    assert report["healthy"] is True
+    assert report["proposal"] == {"alias": "challenger", "version": "2"}
+    branch = "diva/release-production-v2"
+    assert branch in sh("git", "ls-remote", "origin", cwd=project)
+    pinned = sh("git", "show", f"{branch}:diva.yaml", cwd=project)
+    assert "production: {model_version: 2}" in pinned
+    sh("git", "checkout", "-q", "main", cwd=project)
+
+
+def test_a_worse_challenger_is_not_proposed(project: Path) -> None:
+    set_alias(project, "champion", "2")
+    set_alias(project, "challenger", "1")
+    try:
+        result = diva(
+            project, "monitor", "--current", "recent", "--out", "reports/worse", "--propose"
+        )
+    finally:
+        set_alias(project, "champion", "1")
+        set_alias(project, "challenger", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = report_of(project, "reports/worse")
+    assert report["healthy"] is True
+    assert report["proposal"] is None
+    champion, challenger = report["champion"], report["challengers"][0]  # type: ignore[index]
+    assert challenger["metrics"]["rmse"] > champion["metrics"]["rmse"]
+
+
+def test_a_better_challenger_on_drifted_data_fails_the_job(project: Path) -> None:
+    result = diva(
+        project, "monitor", "--current", "shifted", "--out", "reports/drifted", "--propose"
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = report_of(project, "reports/drifted")
+    assert report["healthy"] is False
+    assert report["proposal"] is None
+    drifted = {row["feature"] for row in report["drift"] if row["drifted"]}  # type: ignore[index, union-attr]
+    assert drifted == {"x0"}
+    assert any("drifted: no proposal" in reason for reason in report["verdict"]["reasons"])  # type: ignore[index]
+
+
+def test_a_breached_slo_fails_the_job(project: Path, tmp_path: Path) -> None:
+    observed = tmp_path / "serving.json"
+    prometheus = {"status": "success", "data": {"result": [{"value": [0, "0.05"]}]}}
+    observed.write_text(json.dumps({"latency_p95_ms": 120, "error_rate": prometheus}))
+    result = diva(
+        project,
+        "monitor",
+        "--current",
+        "recent",
+        "--metrics",
+        str(observed),
+        "--out",
+        "reports/slo",
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    slos = {row["name"]: row["status"] for row in report_of(project, "reports/slo")["slos"]}  # type: ignore[union-attr]
+    assert slos == {
+        "latency_p95_ms": "met",
+        "error_rate": "breached",
+        "availability": "not observed",
+    }
+
+
+def test_each_monitoring_run_is_an_mlflow_run_with_its_reports(project: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / '.diva' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(NAME)
+    runs = client.search_runs([experiment.experiment_id], "tags.`diva.step` = 'monitor'")
+    assert len(runs) >= 3
+    for found in runs:
+        assert "champion.rmse" in found.data.metrics
+        artifacts = {item.path for item in client.list_artifacts(found.info.run_id, "monitor")}
+        assert artifacts == {"monitor/report.json", "monitor/report.md", "monitor/report.html"}
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_the_html_report_renders_its_plots_in_a_browser(project: Path, tmp_path: Path) -> None:
+    """Headless Chromium opens the report; the screenshot holds the plots' colors."""
+    from PIL import Image
+
+    from diva.monitor.html import CHALLENGER_COLORS, CHAMPION_COLOR, DRIFTED_COLOR
+
+    chromium = _chromium()
+    if chromium is None:  # CI installs it (.ci/browser-setup); DIVA_NO_SKIP fails this there
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+    result = diva(project, "monitor", "--current", "shifted", "--out", "reports/shot")
+    assert result.returncode == 1, result.stdout + result.stderr
+    page = (project / "reports" / "shot" / "report.html").resolve()
+    picture = tmp_path / "report.png"
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    command += [f"--screenshot={picture}", "--window-size=1100,2600", page.as_uri()]
+    shot = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert picture.is_file(), shot.stderr
+    colors = Image.open(picture).convert("RGB").getcolors(maxcolors=1 << 20) or []
+    counts = {"#{:02x}{:02x}{:02x}".format(*rgb): count for count, rgb in colors}
+    for color in (CHAMPION_COLOR, CHALLENGER_COLORS[0], DRIFTED_COLOR):
+        assert counts.get(color, 0) > 500, f"{color} barely on the page: the plots did not render"
+    assert len(counts) > 50  # text, bars, lines: not a blank page
