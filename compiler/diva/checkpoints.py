@@ -270,8 +270,9 @@ def _slos(ctx: Context) -> Verdict:
 def _champion(ctx: Context) -> Verdict:
     assert ctx.runs is not None
     assert ctx.project.model is not None
-    version = ctx.runs.alias(ctx.project.model.registered_name, "champion")
-    return _ok(version is not None, f"version {version}", "no version has alias champion")
+    alias = ctx.spec.monitoring.champion if ctx.spec.monitoring else "champion"
+    version = ctx.runs.alias(ctx.project.model.registered_name, alias)
+    return _ok(version is not None, f"version {version}", f"no version has alias {alias}")
 
 
 def _image(ctx: Context) -> Verdict:

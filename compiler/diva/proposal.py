@@ -109,9 +109,12 @@ def capture_evidence(root: Path, spec_file: str) -> None:
         return
     try:
         live = Mlflow(root, spec.platform.mlflow.tracking_uri)
-        document = record.capture(
-            live, spec.project.name, spec.model.name or spec.project.name, spec.stage
+        monitored = (
+            (spec.monitoring.champion, *spec.monitoring.challengers) if spec.monitoring else ()
         )
+        model = spec.model.name or spec.project.name
+        aliases = (*record.ALIASES, *monitored)
+        document = record.capture(live, spec.project.name, model, spec.stage, aliases)
     except UnreachableError:
         return
     # the MLflow part is replaced; images and smoke results recorded earlier stay

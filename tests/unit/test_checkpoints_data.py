@@ -151,6 +151,17 @@ def test_model_champion_needs_the_alias(tmp_path: Path) -> None:
     assert (verdict.status, verdict.detail) == ("pass", "version 3")
 
 
+def test_model_champion_follows_a_renamed_alias(tmp_path: Path) -> None:
+    document = spec_document()
+    document["monitoring"] = {"schedule": "0 6 * * 1", "reference_dataset": "year", "champion": "prod"}
+    old_name = FakeRuns([], aliases={"champion": "3"})
+    renamed = FakeRuns([], aliases={"prod": "4"})
+    verdict = judge("model.champion", context(document, tmp_path, runs=old_name))
+    assert (verdict.status, verdict.detail) == ("fail", "no version has alias prod")
+    verdict = judge("model.champion", context(document, tmp_path, runs=renamed))
+    assert (verdict.status, verdict.detail) == ("pass", "version 4")
+
+
 def test_serving_image_fails_without_a_recorded_digest(tmp_path: Path) -> None:
     verdict = judge("image.serving", context(spec_document(), tmp_path, runs=FakeRuns([])))
     assert verdict.status == "fail"

@@ -9,6 +9,7 @@ checks them against dvc.lock and the spec — and says which of the two it did.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -90,15 +91,20 @@ def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def capture(live: Mlflow, project: str, model: str, stage: int) -> dict[str, Any]:
-    """The evidence document for ``project`` from a live MLflow."""
+def capture(
+    live: Mlflow, project: str, model: str, stage: int, aliases: Sequence[str] = ALIASES
+) -> dict[str, Any]:
+    """The evidence document for ``project`` from a live MLflow; ``aliases`` are the
+    aliases worth recording (the spec may rename champion and challengers)."""
     runs = live.runs(project)
     versions = {
         run.run_id: version
         for run in runs
         if (version := live.version_of_run(model, run.run_id)) is not None
     }
-    aliases = {alias: version for alias in ALIASES if (version := live.alias(model, alias))}
+    found = {
+        alias: version for alias in dict.fromkeys(aliases) if (version := live.alias(model, alias))
+    }
     return {
         "$comment": COMMENT,
         "project": project,
@@ -106,6 +112,6 @@ def capture(live: Mlflow, project: str, model: str, stage: int) -> dict[str, Any
         "mlflow": {
             "runs": [asdict(run) for run in sorted(runs, key=lambda run: run.run_id)],
             "versions": dict(sorted(versions.items())),
-            "aliases": aliases,
+            "aliases": found,
         },
     }
