@@ -19,7 +19,8 @@ from diva.errors import EXIT_INVALID, EXIT_OK
 @click.option(
     "--current",
     metavar="DATASET",
-    help="Dataset with the newest data (default: monitoring.reference_dataset: no drift).",
+    help="Dataset with the newest data (default: monitoring.current_dataset, else the "
+    "reference dataset: no drift).",
 )
 @click.option(
     "--metrics",

@@ -54,12 +54,12 @@ def dataset_references(spec: Spec, doc: Document) -> Iterator[Issue]:
                 at_value=True,
             )
     monitoring = spec.monitoring
-    if monitoring is not None and monitoring.reference_dataset not in spec.datasets:
-        yield doc.issue(
-            ("monitoring", "reference_dataset"),
-            _unknown_dataset(spec, monitoring.reference_dataset),
-            at_value=True,
-        )
+    if monitoring is None:
+        return
+    for key in ("reference_dataset", "current_dataset"):
+        name = getattr(monitoring, key)
+        if name is not None and name not in spec.datasets:
+            yield doc.issue(("monitoring", key), _unknown_dataset(spec, name), at_value=True)
 
 
 def _duplicates(values: Iterable[str]) -> Iterator[tuple[int, str]]:

@@ -153,7 +153,11 @@ def test_model_champion_needs_the_alias(tmp_path: Path) -> None:
 
 def test_model_champion_follows_a_renamed_alias(tmp_path: Path) -> None:
     document = spec_document()
-    document["monitoring"] = {"schedule": "0 6 * * 1", "reference_dataset": "year", "champion": "prod"}
+    document["monitoring"] = {
+        "schedule": "0 6 * * 1",
+        "reference_dataset": "year",
+        "champion": "prod",
+    }
     old_name = FakeRuns([], aliases={"champion": "3"})
     renamed = FakeRuns([], aliases={"prod": "4"})
     verdict = judge("model.champion", context(document, tmp_path, runs=old_name))

@@ -176,7 +176,7 @@ def monitor(
     monitoring = settings.monitoring
     objectives = settings.objectives()
     inputs, output = settings.columns()
-    current_name = current or monitoring.reference_dataset
+    current_name = current or monitoring.current_dataset or monitoring.reference_dataset
     reference = dataset_frame(root, spec, monitoring.reference_dataset)
     rows = dataset_frame(root, spec, current_name)
     context = runtime.context(["--dataset", current_name], root=root)

@@ -170,6 +170,10 @@ class Monitoring(Section):
     """Cron schedule of the monitoring workflow."""
     reference_dataset: Name
     """Dataset (a key of `datasets`) drift is measured against."""
+    current_dataset: Name | None = None
+    """Dataset (a key of `datasets`) with the newest data: the versions are evaluated on
+    it and its drift from the reference is measured (default: the reference dataset
+    itself, so no drift is measured)."""
     drift: Drift = Drift()
     """Drift detection."""
     champion: Name = "champion"
