@@ -11,6 +11,15 @@ import click
 
 from diva.errors import EXIT_INVALID, EXIT_OK
 
+#: What the monitor imports (import name -> PyPI name): the `monitor` extra.
+MODULES = {
+    "mlflow": "mlflow",
+    "pandas": "pandas",
+    "sklearn": "scikit-learn",
+    "scipy": "scipy",
+    "matplotlib": "matplotlib",
+}
+
 
 @click.command()
 @click.option(
@@ -55,6 +64,9 @@ def monitor(
     SLO, 2 usage error, 4 MLflow or the data unreachable.
     """
     from diva.cli import project_root
+    from diva.extras import require
+
+    require("diva monitor", "monitor", MODULES)
     from diva.monitor import report as reports
     from diva.monitor.run import monitor as run_monitor
     from diva.validate import load_spec

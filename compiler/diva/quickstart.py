@@ -14,7 +14,6 @@ the walk stops at stage 3 and says how to go on.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -25,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diva.errors import EXIT_UNAVAILABLE, DivaError
+from diva.errors import DivaError
+from diva.extras import ToolsMissing, require
 from diva.yamledit import set_scalar
 
 PROJECT = "sensor-model"
@@ -38,12 +38,6 @@ PLACEHOLDER_BASE = "registry.example.org/base/sklearn:py3.11@sha256:" + "0" * 64
 Echo = Callable[[str], None]
 #: What `dvc repro` suggests to someone typing commands; the walk does those itself.
 _DVC_HINTS = ("To track", "git add", "To enable", "dvc config", "Use `dvc push`", "'data/")
-
-
-class ToolsMissing(DivaError):  # noqa: N818 - reads as what happened
-    """The Python running diva lacks a package the walk needs."""
-
-    exit_code = EXIT_UNAVAILABLE
 
 
 @dataclass
@@ -64,18 +58,9 @@ class Walk:
         return self.workspace / "origin.git"
 
 
-def missing_tools() -> list[str]:
-    return [package for module, package in NEEDS.items() if not importlib.util.find_spec(module)]
-
-
 def run(workspace: Path, echo: Echo = print) -> Walk:
     """Walk a new project in ``workspace`` (absent or empty) from stage 0 to stage 3."""
-    if missing := missing_tools():
-        raise ToolsMissing(
-            f"the quickstart runs {', '.join(missing)}, which this Python lacks: "
-            f"{sys.executable} -m pip install {' '.join(missing)} "
-            "(or install diva with its 'quickstart' extra)"
-        )
+    require("the quickstart", "quickstart", NEEDS)
     walk = Walk(workspace.resolve(), echo)
     steps = (_scaffold, _publish, _stage_1, _stage_2, _small_runs, _stage_3)
     for number, step in enumerate(steps, 1):
