@@ -123,6 +123,16 @@ class Slos:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """Stage 5: when the monitor runs, and the datasets it reads."""
+
+    schedule: str
+    reference_dataset: str
+    #: The dataset with the newest data; the reference dataset when the spec names none.
+    current_dataset: str
+
+
+@dataclass(frozen=True)
 class Team:
     """GitHub handles per DIVA role, in the order the spec lists them."""
 
@@ -167,6 +177,8 @@ class Project:
     slos: Slos | None = None
     #: Runner label of GPU jobs (platform.ci.gpu_runner), if declared.
     gpu_runner: str | None = None
+    #: Monitoring settings, from stage 5 (None before, or when the spec has none).
+    monitoring: Monitoring | None = None
 
     def image_repository(self, kind: str) -> str:
         """Where the ``train`` or ``serve`` image of the project lives: in the image
@@ -291,7 +303,16 @@ def build(spec: Spec, spec_text: bytes, spec_file: str = "diva.yaml") -> Project
         if spec.slos
         else None,
         gpu_runner=platform.ci.gpu_runner,
+        monitoring=_monitoring(spec),
     )
+
+
+def _monitoring(spec: Spec) -> Monitoring | None:
+    monitoring = spec.monitoring
+    if monitoring is None:
+        return None
+    reference = monitoring.reference_dataset
+    return Monitoring(monitoring.schedule, reference, monitoring.current_dataset or reference)
 
 
 def _serving(spec: Spec) -> Serving | None:

@@ -63,8 +63,12 @@ CASES = (
     | {name: _replaced(spec.read_text(), changes) for name, (spec, changes) in VARIANTS.items()}
 )
 RELEASE_WORKFLOW = "release.yml"
-#: The one job that may write, and what it may write.
-WRITING_JOB = (RELEASE_WORKFLOW, "pin", {"contents": "write", "pull-requests": "write"})
+MONITOR_WORKFLOW = "monitor.yml"
+#: The jobs that open pull requests (workflow file, job id), the only ones that may write.
+WRITING_JOBS = {(RELEASE_WORKFLOW, "pin"), (MONITOR_WORKFLOW, "monitor")}
+WRITE_SCOPES = {"contents": "write", "pull-requests": "write"}
+#: Workflows whose runs are never cancelled halfway: they push branches and open PRs.
+UNCANCELLED = {RELEASE_WORKFLOW, MONITOR_WORKFLOW}
 
 
 def _stage(text: str) -> int:
@@ -73,6 +77,8 @@ def _stage(text: str) -> int:
 
 #: Cases from stage 4: each has a release workflow, linted with the others of its folder.
 RELEASE_CASES = sorted(name for name, text in CASES.items() if _stage(text) >= 4)
+#: Cases at stage 5: each has a monitoring workflow too.
+MONITOR_CASES = sorted(name for name, text in CASES.items() if _stage(text) >= 5)
 WORKFLOWS_DIR = Path(".github/workflows")
 YAMLLINT_CONFIG = (
     "{extends: default, rules: {truthy: {check-keys: false}, line-length: {max: 120}, "
@@ -163,8 +169,9 @@ def test_zizmor_does_catch_an_expression_in_a_script(
     assert "template-injection" in result.stdout
 
 
-def test_the_release_cases_cover_examples_goldens_and_variants() -> None:
-    kinds = {case.split("-")[0] for case in RELEASE_CASES}
+@pytest.mark.parametrize("cases", [RELEASE_CASES, MONITOR_CASES], ids=["release", "monitor"])
+def test_the_cases_cover_examples_goldens_and_variants(cases: list[str]) -> None:
+    kinds = {case.split("-")[0] for case in cases}
     assert kinds == {"example", "golden", "variant"}
 
 
@@ -174,6 +181,28 @@ def test_every_case_from_stage_4_has_a_release_workflow(
 ) -> None:
     """So that the linters of this module, run on each case's folder, see it."""
     assert (compiled[case] / RELEASE_WORKFLOW).is_file()
+
+
+@pytest.mark.parametrize("case", MONITOR_CASES)
+def test_every_case_at_stage_5_has_a_monitoring_workflow(
+    case: str, compiled: dict[str, Path]
+) -> None:
+    assert (compiled[case] / MONITOR_WORKFLOW).is_file()
+
+
+def test_zizmor_does_catch_an_expression_in_the_monitor_script(
+    compiled: dict[str, Path], tmp_path: Path
+) -> None:
+    monitor = compiled["example-demand-forecast"] / MONITOR_WORKFLOW
+    text = monitor.read_text()
+    planted = text.replace("--out monitoring-report", "--out ${{ github.head_ref }}")
+    assert planted != text
+    folder = tmp_path / WORKFLOWS_DIR
+    folder.mkdir(parents=True)
+    (folder / MONITOR_WORKFLOW).write_text(planted)
+    result = zizmor(folder)
+    assert result.returncode != 0
+    assert "template-injection" in result.stdout
 
 
 def test_zizmor_does_catch_an_expression_in_the_release_pin(
@@ -253,18 +282,19 @@ def test_every_job_has_a_timeout(compiled: dict[str, Path]) -> None:
             assert timeout > 0, f"{name}: job {job_id}"
 
 
-def test_permissions_are_read_only_but_for_the_release_pin(compiled: dict[str, Path]) -> None:
-    file, writer, allowed = WRITING_JOB
+def test_permissions_are_read_only_but_for_the_jobs_that_open_pull_requests(
+    compiled: dict[str, Path],
+) -> None:
     for name, workflow in all_workflows(compiled):
         assert workflow["permissions"] == {"contents": "read"}, name
         for job_id, job in workflow["jobs"].items():
-            if name.endswith(f"/{file}") and job_id == writer:
-                assert job["permissions"] == allowed, name
+            if (name.rpartition("/")[2], job_id) in WRITING_JOBS:
+                assert job["permissions"] == WRITE_SCOPES, name
             else:
                 assert "permissions" not in job, f"{name}: job {job_id}"
 
 
-def test_the_pin_job_is_the_only_one_with_a_token_that_writes(compiled: dict[str, Path]) -> None:
+def test_only_the_jobs_that_open_pull_requests_get_a_token(compiled: dict[str, Path]) -> None:
     for name, workflow in all_workflows(compiled):
         for job_id, job in workflow["jobs"].items():
             tokens = [
@@ -274,13 +304,18 @@ def test_the_pin_job_is_the_only_one_with_a_token_that_writes(compiled: dict[str
                 if key == "GH_TOKEN"
             ]
             if tokens:
-                assert name.endswith(f"/{WRITING_JOB[0]}"), name
-                assert job_id == WRITING_JOB[1], name
+                assert (name.rpartition("/")[2], job_id) in WRITING_JOBS, name
 
 
-def test_release_secrets_live_in_the_release_environment(compiled: dict[str, Path]) -> None:
-    for case in RELEASE_CASES:
-        workflow = load(compiled[case] / RELEASE_WORKFLOW)
+@pytest.mark.parametrize(
+    ("file", "cases"),
+    [(RELEASE_WORKFLOW, RELEASE_CASES), (MONITOR_WORKFLOW, MONITOR_CASES)],
+)
+def test_secrets_live_in_the_release_environment(
+    file: str, cases: list[str], compiled: dict[str, Path]
+) -> None:
+    for case in cases:
+        workflow = load(compiled[case] / file)
         for job_id, job in workflow["jobs"].items():
             assert job["environment"] == "release", f"{case}: job {job_id}"
             assert job["if"], f"{case}: job {job_id} runs on main only"
@@ -289,8 +324,8 @@ def test_release_secrets_live_in_the_release_environment(compiled: dict[str, Pat
 def test_concurrency_is_per_workflow_and_ref(compiled: dict[str, Path]) -> None:
     for name, workflow in all_workflows(compiled):
         concurrency = workflow["concurrency"]
-        # a release under way finishes; the gate and the pipeline give way to newer runs
-        cancels = not name.endswith(f"/{RELEASE_WORKFLOW}")
+        # a release or monitor under way finishes; the gate and the pipeline give way
+        cancels = name.rpartition("/")[2] not in UNCANCELLED
         assert concurrency["cancel-in-progress"] is cancels, name
         assert "github.workflow" in concurrency["group"], name
         assert "github.ref" in concurrency["group"], name

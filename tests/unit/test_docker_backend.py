@@ -129,6 +129,7 @@ def test_training_image_follows_the_large_datasets_of_the_spec() -> None:
     data = base_data()
     data["datasets"]["archive"] = {"scale": "large", "path": "data/archive"}
     del data["datasets"]["sales-recent"]
+    del data["monitoring"]["current_dataset"]  # it named sales-recent
     data["stage"] = 3
     assert train_command(project_of(data)) == ["evaluate-archive", "evaluate-sales-all"]
 

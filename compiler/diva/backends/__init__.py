@@ -34,7 +34,8 @@ BACKENDS: dict[str, Backend] = {
             "github",
             0,
             github.emit,
-            "CODEOWNERS, pull request template, ruleset, gate, pipeline and release workflows",
+            "CODEOWNERS, pull request template, ruleset; gate, pipeline, release and monitoring "
+            "workflows",
         ),
         Backend("dvc", 2, dvc.emit, "dvc.yaml and params.yaml: the pipeline"),
         Backend("mlflow", 2, mlflow.emit, "MLflow configuration and MLproject"),

@@ -4,8 +4,9 @@ From stage 0 a project gets ``.github/CODEOWNERS`` (from the ``team`` roles), a 
 request template with the next stage's checklist, ``generated/ruleset.json`` (apply it
 with ``gh api``: docs/compile.md) and the gate workflow; from stage 2 the pipeline
 workflow too; from stage 4 the release workflow, and the production overlay is owned by
-the model engineers. The workflows themselves are built in
-:mod:`diva.backends.workflows` and :mod:`diva.backends.release_workflow`.
+the model engineers; from stage 5 the monitoring workflow. The workflows themselves are
+built in :mod:`diva.backends.workflows`, :mod:`diva.backends.release_workflow` and
+:mod:`diva.backends.monitor_workflow`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from diva.backends import monitor_workflow, release_workflow
 from diva.backends.checklist import pr_template
-from diva.backends.release_workflow import release_workflow, wanted
 from diva.backends.workflows import (
     GATE_CHECK,
     GATE_WORKFLOW,
+    MONITOR_WORKFLOW,
     PIPELINE_WORKFLOW,
     RELEASE_WORKFLOW,
     gate_workflow,
@@ -48,9 +50,12 @@ def emit(project: Project) -> list[Artifact]:
     pipeline = pipeline_workflow(project) if project.stage >= 2 else None
     if pipeline is not None:
         artifacts.append(Artifact(PIPELINE_WORKFLOW, workflow_text(pipeline, source)))
-    if wanted(project):
-        release = workflow_text(release_workflow(project), source)
+    if release_workflow.wanted(project):
+        release = workflow_text(release_workflow.release_workflow(project), source)
         artifacts.append(Artifact(RELEASE_WORKFLOW, release))
+    if monitor_workflow.wanted(project):
+        monitor = workflow_text(monitor_workflow.monitor_workflow(project), source)
+        artifacts.append(Artifact(MONITOR_WORKFLOW, monitor))
     return artifacts
 
 

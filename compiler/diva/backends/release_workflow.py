@@ -62,10 +62,14 @@ fi"""
 _BUILD = """\
 built="$(diva build serve --push --quiet --model-version "$MODEL_VERSION")"
 echo "digest=${built##*@}" >> "$GITHUB_OUTPUT\""""
-_PIN = f"""\
+#: Lets ``git push`` use ``GH_TOKEN`` (the checkout persists no credentials) and commit
+#: as the Actions bot: the start of every script that proposes a change by pull request.
+GIT_SETUP = f"""\
 gh auth setup-git
 git config user.name "{BOT_NAME}"
-git config user.email "{BOT_EMAIL}"
+git config user.email "{BOT_EMAIL}\""""
+_PIN = f"""\
+{GIT_SETUP}
 diva release pin "$ENVIRONMENT" --model-version "$MODEL_VERSION" --digest "$IMAGE_DIGEST" \\
   --pr --base "$GITHUB_REF_NAME\""""
 _ALIAS = "diva release alias"
@@ -74,9 +78,10 @@ _ALIAS = "diva release alias"
 def wanted(project: Project) -> bool:
     """A release workflow needs the serving image (stage 4, a model on a base image, a
     registry) and an MLflow that CI can reach (a server or database, not a local file)."""
-    local = project.mlflow.tracking_uri.startswith(("sqlite:", "file:"))
     ready = project.model is not None and project.base_image is not None
-    return project.stage >= 4 and ready and bool(project.image_registry) and not local
+    return (
+        project.stage >= 4 and ready and bool(project.image_registry) and mlflow_reachable(project)
+    )
 
 
 def release_workflow(project: Project) -> dict[str, Any]:
@@ -91,13 +96,22 @@ def release_workflow(project: Project) -> dict[str, Any]:
 
 
 def _install(project: Project) -> dict[str, Any]:
-    scheme = project.mlflow.tracking_uri.partition(":")[0].partition("+")[0]
-    driver = [MLFLOW_DRIVERS[scheme]] if scheme in MLFLOW_DRIVERS else []
-    requirements = [diva_requirement(project), MLFLOW_REQUIREMENT, *driver]
+    requirements = [diva_requirement(project), *mlflow_requirements(project)]
     return {"name": "Install diva and MLflow", "run": pip_install(requirements)}
 
 
-def _mlflow_env(project: Project) -> dict[str, str]:
+def mlflow_requirements(project: Project) -> list[str]:
+    """MLflow, and the database driver of a store that is a database."""
+    scheme = project.mlflow.tracking_uri.partition(":")[0].partition("+")[0]
+    return [MLFLOW_REQUIREMENT, *([MLFLOW_DRIVERS[scheme]] if scheme in MLFLOW_DRIVERS else [])]
+
+
+def mlflow_reachable(project: Project) -> bool:
+    """A server or database CI can reach, not a local file of the modeler's machine."""
+    return not project.mlflow.tracking_uri.startswith(("sqlite:", "file:"))
+
+
+def mlflow_env(project: Project) -> dict[str, str]:
     """MLflow's own credential variables (the URI is the spec's, read by diva)."""
     env = {
         "MLFLOW_TRACKING_USERNAME": "${{ vars.MLFLOW_TRACKING_USERNAME }}",
@@ -137,7 +151,7 @@ def _image(project: Project) -> dict[str, Any]:
             "if": needed,
             "env": {
                 "MODEL_VERSION": "${{ steps.release.outputs.model_version }}",
-                **_mlflow_env(project),
+                **mlflow_env(project),
             },
             "run": _BUILD,
         },
@@ -168,7 +182,7 @@ def _pin(project: Project) -> dict[str, Any]:
                 "MODEL_VERSION": "${{ needs.image.outputs.model_version }}",
                 "IMAGE_DIGEST": "${{ needs.image.outputs.digest }}",
                 "GH_TOKEN": RELEASE_TOKEN,
-                **_mlflow_env(project),
+                **mlflow_env(project),
             },
             "run": _PIN,
         },
@@ -189,7 +203,7 @@ def _aliases(project: Project) -> dict[str, Any]:
         _install(project),
         {
             "name": "Point the MLflow aliases at the pinned versions",
-            "env": _mlflow_env(project),
+            "env": mlflow_env(project),
             "run": _ALIAS,
         },
     ]

@@ -1,14 +1,15 @@
-"""GitHub Actions workflows of the ``github`` backend: the gate, the pipeline, the release.
+"""GitHub Actions workflows of the ``github`` backend: the gate, the pipeline, the release
+and the monitor.
 
 Every workflow is built as data with the same hardening (docs/compile.md#workflow-security):
-``permissions: {contents: read}`` at the top (only the release's pin job adds the two
-write permissions it needs, each with its reason), actions pinned to a commit SHA (their
-version as a comment), checkout without persisted credentials, a concurrency group per
-workflow and ref, a timeout on every job, and only ``pull_request`` / ``push`` (and for
-the release ``workflow_dispatch``) triggers. No value from the spec or from the event is
-written into a ``run:`` script: scripts are constants of this module and read such
-values from ``env:``, quoted; credentials come from secrets and variables, never from the
-spec.
+``permissions: {contents: read}`` at the top (only the release's pin job and the monitor
+job add the two write permissions a pull request needs, each with its reason), actions
+pinned to a commit SHA (their version as a comment), checkout without persisted
+credentials, a concurrency group per workflow and ref, a timeout on every job, and only
+``pull_request`` / ``push`` / ``schedule`` (and for the release and the monitor
+``workflow_dispatch``) triggers. No value from the spec or from the event is written into
+a ``run:`` script: scripts are constants of this module and read such values from
+``env:``, quoted; credentials come from secrets and variables, never from the spec.
 """
 
 from __future__ import annotations
@@ -36,12 +37,16 @@ class Action:
 
 CHECKOUT = Action("actions/checkout", "11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2")
 SETUP_PYTHON = Action("actions/setup-python", "a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0")
-ACTIONS = (CHECKOUT, SETUP_PYTHON)
+UPLOAD_ARTIFACT = Action(
+    "actions/upload-artifact", "ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"
+)
+ACTIONS = (CHECKOUT, SETUP_PYTHON, UPLOAD_ARTIFACT)
 
 DEFAULT_BRANCH = "main"
 GATE_WORKFLOW = ".github/workflows/diva-gate.yml"
 PIPELINE_WORKFLOW = ".github/workflows/diva-pipeline.yml"
 RELEASE_WORKFLOW = ".github/workflows/release.yml"
+MONITOR_WORKFLOW = ".github/workflows/monitor.yml"
 #: The gate job's name: the status check the ruleset requires.
 GATE_CHECK = "diva gate"
 DIVA_DISTRIBUTION = "diva-lifecycle"
@@ -74,7 +79,10 @@ def workflow_text(workflow: dict[str, Any], source: str) -> str:
 
 def gate_workflow(project: Project) -> dict[str, Any]:
     """Runs ``diva gate`` on every pull request into the default branch."""
-    install = [diva_requirement(project), *([_dvc(project)] if project.stage >= 2 else [])]
+    install = [
+        diva_requirement(project),
+        *([dvc_requirement(project)] if project.stage >= 2 else []),
+    ]
     steps = [
         *setup_steps(project, full_history=True),
         {"name": "Install diva", "run": pip_install(install)},
@@ -105,7 +113,7 @@ def pipeline_workflow(project: Project) -> dict[str, Any] | None:
         {
             "name": "Install the project, diva and DVC",
             "run": pip_install(
-                [diva_requirement(project), _dvc(project)], files=["requirements.txt"]
+                [diva_requirement(project), dvc_requirement(project)], files=["requirements.txt"]
             ),
         },
     ]
@@ -190,17 +198,23 @@ def setup_steps(project: Project, *, full_history: bool) -> list[dict[str, Any]]
     ]
 
 
-def diva_requirement(project: Project) -> str:
-    return f"{DIVA_DISTRIBUTION}=={project.diva_version}"
+def diva_requirement(project: Project, extra: str | None = None) -> str:
+    """Exactly the diva that compiled the files, with one of its extras if asked."""
+    name = f"{DIVA_DISTRIBUTION}[{extra}]" if extra else DIVA_DISTRIBUTION
+    return f"{name}=={project.diva_version}"
 
 
-def _dvc(project: Project) -> str:
+def dvc_requirement(project: Project) -> str:
+    """DVC with the extra its remote's URL scheme needs."""
     scheme, separator, _ = project.dvc_remote[1].partition("://")
     extra = DVC_EXTRAS.get(scheme) if separator else None
     return f"dvc[{extra}]{DVC_VERSIONS}" if extra else f"dvc{DVC_VERSIONS}"
 
 
-def pip_install(requirements: list[str], *, files: list[str] | None = None) -> str:
-    """The install command; requirements are diva's own constants, quoted for the shell."""
+def pip_install(
+    requirements: list[str], *, files: list[str] | None = None, wrap: bool = False
+) -> str:
+    """The install command; requirements are diva's own constants, quoted for the shell.
+    ``wrap`` puts each requirement on a line of its own, for lists too long for one."""
     parts = [f"-r {file}" for file in files or []] + [f'"{item}"' for item in requirements]
-    return " ".join(["python -m pip install", *parts])
+    return (" \\\n  " if wrap else " ").join(["python -m pip install", *parts])
