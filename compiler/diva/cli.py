@@ -179,8 +179,10 @@ def compile_command(
     PATHS are spec files or directories holding a diva.yaml (default: ./diva.yaml).
     Files are written next to each spec unless --out is given. diva refuses (exit 3,
     nothing written) to overwrite a generated file edited by hand or a file it did not
-    generate, unless --force. Exit codes: 0 done, 1 invalid spec or drift (--check),
-    2 usage error, 3 refused.
+    generate, unless --force. Exit codes: 0 done, 1 invalid spec, drift (--check) or a
+    file that could not be written (nothing changed), 2 usage error (also a bad
+    DIVA_LOCK_TIMEOUT), 3 refused, 4 another diva compile kept an output folder locked
+    longer than DIVA_LOCK_TIMEOUT seconds (default 60).
     """
     from diva.compile import jobs_for
     from diva.report import Mode, run_compile

@@ -10,6 +10,7 @@ from diva import __version__
 from diva.backends import emit_all
 from diva.errors import UsageError
 from diva.ir import build
+from diva.render import Artifact
 from diva.source import read_spec
 from diva.validate import validate_document
 from diva.writer import Plan, plan
@@ -40,14 +41,35 @@ def jobs_for(specs: list[Path], out: Path | None) -> list[Job]:
     return jobs
 
 
-def plan_job(job: Job) -> Plan:
-    """Validate the spec and plan its outputs; raises SpecError when it is invalid."""
+@dataclass(frozen=True)
+class Output:
+    """What a spec compiles to: the files, and the lock's facts about the spec."""
+
+    artifacts: list[Artifact]
+    meta: dict[str, object]
+
+
+def render_job(job: Job) -> Output:
+    """Validate the spec and render its files; raises SpecError when it is invalid.
+
+    Reads the spec only, so it runs before the output folder is locked.
+    """
     document = read_spec(job.spec)
     spec = validate_document(document)
     source = Path(os.path.relpath(job.spec.resolve(), job.out.resolve())).as_posix()
     project = build(spec, job.spec.read_bytes(), source)
-    meta = {
+    meta: dict[str, object] = {
         "diva_version": __version__,
         "spec": {"path": source, "sha256": project.spec_sha256},
     }
-    return plan(job.out, emit_all(project), meta)
+    return Output(emit_all(project), meta)
+
+
+def plan_output(job: Job, output: Output) -> Plan:
+    """Compare ``output`` with the files under ``job.out``; touches nothing."""
+    return plan(job.out, output.artifacts, output.meta)
+
+
+def plan_job(job: Job) -> Plan:
+    """Validate the spec and plan its outputs; raises SpecError when it is invalid."""
+    return plan_output(job, render_job(job))

@@ -2,46 +2,74 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import os
 from collections import Counter
 from typing import Literal
 
 import click
 
-from diva.compile import Job, plan_job
-from diva.errors import EXIT_INVALID, EXIT_OK, SpecError
-from diva.writer import Change, ConflictError, Plan, apply
+from diva.compile import Job, Output, plan_output, render_job
+from diva.errors import EXIT_INVALID, EXIT_OK, SpecError, UsageError
+from diva.writer import DEFAULT_LOCK_TIMEOUT, Change, Plan, apply_all, exclusive
 
 Mode = Literal["write", "check", "dry-run", "diff"]
 _COLORS = {"create": "green", "update": "yellow", "delete": "red", "conflict": "red"}
+#: Seconds a compile waits for another one writing the same output folder.
+LOCK_TIMEOUT_VARIABLE = "DIVA_LOCK_TIMEOUT"
 
 
 def run_compile(jobs: list[Job], *, mode: Mode, force: bool, verbose: bool = False) -> int:
-    """Plan every job, then write (or check, or show); returns the exit code."""
-    plans: list[tuple[Job, Plan]] = []
+    """Render every job, then plan and write (or check, or show); returns the exit code.
+
+    Writing plans and writes under the lock of every output folder, so that what was
+    planned is still what is on disk; the other modes only read and take no lock.
+    """
+    outputs: list[tuple[Job, Output]] = []
     invalid = False
     for job in jobs:
         try:
-            plans.append((job, plan_job(job)))
+            outputs.append((job, render_job(job)))
         except SpecError as err:
             for issue in err.issues:
                 click.echo(issue.render())
             invalid = True
     if invalid:
         return EXIT_INVALID
-    conflicts = [change for _, plan in plans for change in plan.conflicts]
-    if mode == "write" and conflicts and not force:
-        raise ConflictError(conflicts)
+    with _locked(jobs) if mode == "write" else contextlib.nullcontext():
+        plans = [(job, plan_output(job, output)) for job, output in outputs]
+        if mode == "write":
+            apply_all([plan for _, plan in plans], force=force)
     drift = False
     for job, plan in plans:
         _report(job, plan, mode, force, verbose)
         drift = drift or plan.drifted
-        if mode == "write":
-            apply(plan, force=force)
     if mode == "check" and drift:
         click.secho("generated files are out of date; run `diva compile`", fg="red", err=True)
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _locked(jobs: list[Job]) -> contextlib.AbstractContextManager[None]:
+    def notify(message: str) -> None:
+        click.secho(f"diva: {message}", fg="yellow", err=True)
+
+    return exclusive([job.out for job in jobs], timeout=lock_timeout(), notify=notify)
+
+
+def lock_timeout() -> float:
+    """``DIVA_LOCK_TIMEOUT`` in seconds, or the default."""
+    value = os.environ.get(LOCK_TIMEOUT_VARIABLE, "").strip()
+    if not value:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise UsageError(f"{LOCK_TIMEOUT_VARIABLE}={value!r}: expected a number of seconds")
+    return seconds
 
 
 def _action(change: Change, forced: bool) -> str:

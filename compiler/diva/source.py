@@ -242,7 +242,10 @@ class _Builder:
         assert isinstance(node, ScalarNode)
         if node.tag not in _TYPED:
             return str(node.value)  # dates stay text: a spec has no datetime fields
-        return self._constructor.construct_object(node, deep=True)
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except ValueError as err:  # e.g. an integer past Python's 4300-digit limit
+            raise SpecError([self._issue(node, path, f"unreadable value: {err}")]) from err
 
     def _mapping(self, node: MappingNode, path: PathKey) -> dict[str, Any]:
         result: dict[str, Any] = {}

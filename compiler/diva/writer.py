@@ -7,30 +7,52 @@ decides ``create``, ``update``, ``identical``, ``delete`` or ``conflict``:
 * a file that diva generated and nobody touched since is updated or deleted freely;
 * a generated file edited by hand, or a file diva never generated standing where a
   generated file goes, is a conflict: nothing at all is written unless ``force``;
-* a generated file that was deleted is simply created again.
+* a generated file that was deleted is simply created again;
+* a temporary file that a killed run left next to a generated file is deleted.
 
-Writing is crash-safe: each file is replaced atomically, and before the first file
-changes the lock already accepts both the old and the new content of every file, so a
-run killed half-way leaves each file old or new and the next run repairs the rest.
+Writing happens in two phases, under an exclusive lock on each output folder (so two
+compiles never interleave; :func:`exclusive`):
+
+1. *stage*: the lock is replaced by one that accepts the old *and* the new content of
+   every file (a copy of the old lock is kept aside), then every new file and the final
+   lock are written to temporary files next to their targets and synced. No generated
+   file changes yet: when a write fails (disk full, read-only or forbidden folder) the
+   temporary files are removed, the old lock is put back, and the tree is as before.
+2. *commit*: renames only. Each file is renamed over its target, stale files are
+   deleted, and last the lock is replaced by the one that keeps only the new content.
+
+A run killed at any point leaves every file old or new, whole, and a lock that accepts
+both and names every path a temporary file can be left for; the next run deletes those
+temporary files and finishes the job without ``force``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from diva.errors import DivaError
+from diva.errors import EXIT_UNAVAILABLE, DivaError
 from diva.layout import LOCK_FILE
 from diva.render import Artifact
 
 EXIT_CONFLICT = 3
+#: How long a compile waits for another one writing the same folder, in seconds.
+DEFAULT_LOCK_TIMEOUT = 60.0
+#: Why a leftover temporary file is deleted (also how the report shows it).
+LEFTOVER = "left behind by an interrupted diva compile"
+#: ``.NAME.XXXXXXXX.tmp``: the temporary files of :func:`_stage_file` (mkstemp's names).
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")
 
 Action = Literal["create", "update", "identical", "delete", "conflict"]
 
@@ -39,7 +61,22 @@ class WriteError(DivaError):
     """A file could not be written; the old content (if any) is untouched."""
 
     def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
         super().__init__(f"{path}: cannot write: {reason}")
+
+
+class BusyError(DivaError):
+    """Another diva compile kept writing the output folder for longer than the timeout."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+    def __init__(self, root: Path, timeout: float) -> None:
+        super().__init__(
+            f"{root}: another diva compile has been writing here for {timeout:g} s; "
+            "nothing was written: run again when it has finished "
+            "(DIVA_LOCK_TIMEOUT sets how many seconds to wait)"
+        )
 
 
 class ConflictError(DivaError):
@@ -134,9 +171,38 @@ def plan(root: Path, artifacts: list[Artifact], meta: Mapping[str, object]) -> P
         for path, hashes in sorted(lock.items())
         if path not in produced and (change := _stale(root, path, hashes)) is not None
     ]
+    known = [artifact.path for artifact in artifacts] + [*lock, LOCK_FILE]
+    changes += [Change(path, "delete", reason=LEFTOVER) for path in _leftovers(root, known)]
     files = {artifact.path: sha256(artifact.text) for artifact in artifacts}
     current = _read(root / LOCK_FILE)
     return Plan(root, tuple(changes), lock_text(files, meta), current, meta, lock)
+
+
+def _leftovers(root: Path, known: Iterable[str]) -> list[str]:
+    """Temporary files of a killed run next to ``known`` paths (``.NAME.XXXXXXXX.tmp``).
+
+    Only a name built from a generated file's own name counts, so that nothing else in
+    the folder is ever taken for diva's.
+    """
+    names: dict[str, set[str]] = {}
+    for path in known:  # plain string operations: this runs for every spec, every time
+        folder, _, name = path.rpartition("/")
+        names.setdefault(folder, set()).add(name)
+    found = []
+    for folder, expected in names.items():
+        try:
+            entries = list(os.scandir(root / folder))
+        except OSError:  # no such folder (yet), or not one
+            continue
+        found += [
+            f"{folder}/{entry.name}" if folder else entry.name
+            for entry in entries
+            if entry.name.endswith(".tmp")
+            and (match := _TEMP_NAME.match(entry.name))
+            and match["name"] in expected
+            and entry.is_file(follow_symlinks=False)
+        ]
+    return sorted(found)
 
 
 def _decide(root: Path, artifact: Artifact, hashes: tuple[str, ...] | None) -> Change:
@@ -199,13 +265,148 @@ def _read(path: Path) -> str | None:
 
 def apply(plan: Plan, *, force: bool = False) -> None:
     """Carry out ``plan``; :class:`ConflictError` (nothing written) on conflicts."""
-    if plan.conflicts and not force:
-        raise ConflictError(plan.conflicts)
-    if not plan.drifted:
+    apply_all([plan], force=force)
+
+
+def apply_all(plans: Sequence[Plan], *, force: bool = False) -> None:
+    """Carry out every plan: all are staged before any file changes (module docstring).
+
+    :class:`ConflictError` when any plan has conflicts and not ``force``;
+    :class:`WriteError` when a file cannot be written, with nothing changed if staging
+    failed; :class:`BusyError` when another compile keeps an output folder locked.
+    """
+    conflicts = [change for plan in plans for change in plan.conflicts]
+    if conflicts and not force:
+        raise ConflictError(conflicts)
+    work = [plan for plan in plans if plan.drifted]
+    if not work:
         return
-    root = plan.root
-    root.mkdir(parents=True, exist_ok=True)
-    # First accept old and new content alike, so that a crash mid-way stays consistent.
+    with exclusive([plan.root for plan in work]):
+        staged: list[_Staged] = []
+        try:
+            for plan in work:
+                staged.append(_Staged(plan))
+                staged[-1].stage()
+        except BaseException as err:
+            for done in reversed(staged):
+                done.discard()
+            if isinstance(err, WriteError):
+                raise WriteError(err.path, f"{err.reason}; nothing was changed") from err
+            raise
+        _commit(staged)
+
+
+def _commit(staged: list[_Staged]) -> None:
+    for index, done in enumerate(staged):
+        try:
+            done.commit()
+        except WriteError as err:
+            done.discard(restore_lock=False)  # half renamed: the transition lock stays
+            for rest in staged[index + 1 :]:
+                rest.discard()
+            raise WriteError(
+                err.path,
+                f"{err.reason}; every file is its old or its new version and diva.lock "
+                "accepts both: fix the cause and run diva compile again",
+            ) from err
+
+
+class _Staged:
+    """One plan's new files, staged as temporary files next to their targets."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.files: list[tuple[Path, Path]] = []  # (temporary file, target)
+        self.final: Path | None = None  # the lock after the run
+        self.old_lock: Path | None = None  # a copy of the lock before the run
+        self.transitioned = False  # the lock accepts old and new content
+        self.folders: list[Path] = []  # created for new files, removed when discarded
+
+    @property
+    def lock(self) -> Path:
+        return self.plan.root / LOCK_FILE
+
+    def stage(self) -> None:
+        """Write everything to temporary files; only the lock changes, to accept both
+        old and new content *before* any temporary file of a generated file exists, so
+        that the lock names every path a killed run can leave a temporary file for."""
+        plan, root = self.plan, self.plan.root
+        for change in plan.pending:
+            if change.reason == LEFTOVER:  # garbage, and maybe what filled the disk
+                _unlink(root / change.path)
+                _prune_empty_parents(root, (root / change.path).parent)
+        writes = [change for change in plan.pending if change.new is not None]
+        if writes:
+            if plan.lock_current is not None:
+                self.old_lock = _stage_file(self.lock, plan.lock_current)
+            transition = _stage_file(self.lock, lock_text(_transition(plan), plan.meta))
+            try:
+                _rename(transition, self.lock)
+            except WriteError:
+                self._remove(transition)
+                raise
+            self.transitioned = True
+        for change in writes:
+            assert change.new is not None
+            target = root / change.path
+            self._make_folders(target.parent)
+            self.files.append((_stage_file(target, change.new), target))
+        if writes or plan.lock_text != plan.lock_current:
+            self.final = _stage_file(self.lock, plan.lock_text)
+
+    def commit(self) -> None:
+        """Renames and deletions only; every step leaves a state the lock accepts."""
+        root = self.plan.root
+        while self.files:
+            _rename(*self.files[0])
+            self.files.pop(0)
+        for change in self.plan.pending:
+            if change.action == "delete" and change.reason != LEFTOVER:
+                _unlink(root / change.path)
+                _prune_empty_parents(root, (root / change.path).parent)
+        # a "conflict" without new text under --force is an edited stale file: keep it
+        if self.final is not None:
+            _rename(self.final, self.lock)
+            self.final = None
+        self._remove(self.old_lock)
+
+    def discard(self, *, restore_lock: bool = True) -> None:
+        """Remove what is still staged and, unless told not to, put the old lock back:
+        then the tree is as before the run (best effort: each step is harmless alone)."""
+        for temp in [temp for temp, _ in self.files] + [self.final]:
+            self._remove(temp)
+        self.files, self.final = [], None
+        if restore_lock and self.transitioned:
+            with contextlib.suppress(OSError):
+                if self.old_lock is None:
+                    self.lock.unlink()
+                else:
+                    self.old_lock.replace(self.lock)
+        self._remove(self.old_lock)
+        for folder in reversed(self.folders):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when still empty
+
+    @staticmethod
+    def _remove(temp: Path | None) -> None:
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
+
+    def _make_folders(self, folder: Path) -> None:
+        missing = [parent for parent in (folder, *folder.parents) if not parent.exists()]
+        for parent in reversed(missing):
+            try:
+                parent.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as err:
+                raise WriteError(parent, err.strerror or str(err)) from err
+            self.folders.append(parent)
+
+
+def _transition(plan: Plan) -> dict[str, str | list[str]]:
+    """The lock while files change: old and new content of every file are accepted."""
     transition: dict[str, str | list[str]] = {
         path: list(hashes) for path, hashes in plan.old_hashes.items()
     }
@@ -213,23 +414,21 @@ def apply(plan: Plan, *, force: bool = False) -> None:
         if change.new is not None:
             accepted = set(transition.get(change.path, [])) | {sha256(change.new)}
             transition[change.path] = sorted(accepted)
-    write_text_atomic(root / LOCK_FILE, lock_text(transition, plan.meta))
-    for change in plan.pending:
-        _carry_out(root, change)
-    write_text_atomic(root / LOCK_FILE, plan.lock_text)
+    return transition
 
 
-def _carry_out(root: Path, change: Change) -> None:
-    target = root / change.path
-    if change.action in ("create", "update", "conflict") and change.new is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink():
-            target.unlink()
-        write_text_atomic(target, change.new)
-    elif change.action == "delete":
-        target.unlink(missing_ok=True)
-        _prune_empty_parents(root, target.parent)
-    # a "conflict" without new text under --force is an edited stale file: keep it
+def _rename(temp: Path, target: Path) -> None:
+    try:
+        temp.replace(target)  # a symbolic link at ``target`` is replaced, not followed
+    except OSError as err:
+        raise WriteError(target, err.strerror or str(err)) from err
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as err:
+        raise WriteError(path, f"cannot delete: {err.strerror or err}") from err
 
 
 def _prune_empty_parents(root: Path, folder: Path) -> None:
@@ -241,12 +440,110 @@ def _prune_empty_parents(root: Path, folder: Path) -> None:
         folder = folder.parent
 
 
+# --- one writer per output folder ----------------------------------------------
+
+_held = threading.local()
+
+
+@contextlib.contextmanager
+def exclusive(
+    roots: Iterable[Path],
+    *,
+    timeout: float = DEFAULT_LOCK_TIMEOUT,
+    notify: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Hold an exclusive lock on each output folder (created if missing) meanwhile.
+
+    The lock is ``flock`` on the folder itself: no lock file appears among the outputs,
+    and the kernel releases it when the process ends, even by SIGKILL, so a lock is
+    never stale. Folders are locked in sorted order, so two compiles of overlapping
+    folders cannot deadlock. A compile finding a folder locked says so through
+    ``notify`` and waits up to ``timeout`` seconds, then raises :class:`BusyError`.
+    Re-entrant within a thread: folders this thread already holds are skipped.
+    """
+    held = _held_roots()
+    wanted = sorted({_make_root(root) for root in roots} - held)
+    deadline = time.monotonic() + timeout
+    with contextlib.ExitStack() as stack:
+        for root in wanted:
+            stack.enter_context(_flocked(root, deadline, timeout, notify))
+            held.add(root)
+            stack.callback(held.discard, root)
+        yield
+
+
+def _held_roots() -> set[Path]:
+    if not hasattr(_held, "roots"):
+        _held.roots = set()
+    roots: set[Path] = _held.roots
+    return roots
+
+
+def _make_root(root: Path) -> Path:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise WriteError(root, err.strerror or str(err)) from err
+    return root.resolve()
+
+
+@contextlib.contextmanager
+def _flocked(
+    root: Path, deadline: float, timeout: float, notify: Callable[[str], None] | None
+) -> Iterator[None]:
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as err:
+        raise WriteError(root, err.strerror or str(err)) from err
+    try:
+        _acquire(fd, root, deadline, timeout, notify)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _acquire(
+    fd: int, root: Path, deadline: float, timeout: float, notify: Callable[[str], None] | None
+) -> None:
+    waiting = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        except OSError as err:  # a file system without locks (some network mounts)
+            if notify:
+                notify(f"cannot lock {root} ({err.strerror}); not guarded against a parallel run")
+            return
+        if time.monotonic() >= deadline:
+            raise BusyError(root, timeout)
+        if not waiting and notify:
+            notify(f"another diva compile is writing in {root}; waiting up to {timeout:g} s")
+        waiting = True
+        time.sleep(0.05)
+
+
+# --- one file ------------------------------------------------------------------
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically (temp file, fsync, rename).
 
     The file gets the mode of the file it replaces, or the usual mode of a new file
     (0666 less the umask) — not mkstemp's private 0600.
     """
+    temp = _stage_file(path, text)
+    try:
+        _rename(temp, path)
+    except WriteError:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+
+
+def _stage_file(path: Path, text: str) -> Path:
+    """``text`` in a synced temporary file next to ``path`` (``.NAME.XXXXXXXX.tmp``)."""
     try:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
@@ -257,11 +554,11 @@ def write_text_atomic(path: Path, text: str) -> None:
             stream.flush()
             os.fchmod(stream.fileno(), _mode_for(path))
             os.fsync(stream.fileno())
-        Path(temp).replace(path)
     except OSError as err:
         with contextlib.suppress(OSError):
             Path(temp).unlink()
         raise WriteError(path, err.strerror or str(err)) from err
+    return Path(temp)
 
 
 def _mode_for(path: Path) -> int:

@@ -1,4 +1,4 @@
-"""``diva compile`` writing files: conflicts, stale files, crash safety, path safety.
+"""``diva compile`` writing files: conflicts, stale files, path safety.
 
 Library-level tests drive :func:`diva.writer.plan` / :func:`diva.writer.apply` (and
 :func:`diva.compile.plan_job` for real specs) on ``tmp_path``; CLI-level tests run the
@@ -8,17 +8,15 @@ real command in a project folder, where the files are generated next to ``diva.y
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from diva import writer
 from diva.compile import Job, plan_job
 from diva.errors import DivaError
 from diva.render import Artifact
-from diva.writer import LOCK_FILE, UnsafePathError, apply, plan, read_lock, sha256
+from diva.writer import LOCK_FILE, UnsafePathError, apply, plan
 from tests.conftest import RunDiva
 
 SPEC = "diva.yaml"
@@ -239,100 +237,6 @@ def test_forced_edited_stale_file_is_kept_and_forgotten(project: Path, run_diva:
     assert again.returncode == 0, again.stdout + again.stderr
     at_plan = len(lock_files(project))
     assert again.stdout.strip().endswith(f"{at_plan} identical")
-
-
-# --- crash safety --------------------------------------------------------------------
-
-Inject = Callable[[pytest.MonkeyPatch, int], None]
-
-
-def _fail_before_writing(monkeypatch: pytest.MonkeyPatch, successes: int) -> None:
-    """``write_text_atomic`` raises OSError after ``successes`` successful writes."""
-    real = writer.write_text_atomic
-    done = [0]
-
-    def write(path: Path, text: str) -> None:
-        if done[0] >= successes:
-            raise OSError(5, "injected failure", str(path))
-        done[0] += 1
-        real(path, text)
-
-    monkeypatch.setattr(writer, "write_text_atomic", write)
-
-
-def _fail_inside_writing(monkeypatch: pytest.MonkeyPatch, successes: int) -> None:
-    """The write after ``successes`` fails between temp file and rename (fsync fails)."""
-    real = os.fsync
-    done = [0]
-
-    def fsync(fd: int) -> None:
-        if done[0] >= successes:
-            raise OSError(5, "injected failure")
-        done[0] += 1
-        real(fd)
-
-    monkeypatch.setattr(writer.os, "fsync", fsync)
-
-
-def _count_writes(monkeypatch: pytest.MonkeyPatch, root: Path, old: str, new: str) -> int:
-    compile_lib(root, old)
-    calls: list[Path] = []
-    real = writer.write_text_atomic
-
-    def write(path: Path, text: str) -> None:
-        calls.append(path)
-        real(path, text)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(writer, "write_text_atomic", write)
-        compile_lib(root, new)
-    return len(calls)
-
-
-def _assert_consistent(root: Path, old: dict[str, bytes], new: dict[str, bytes], k: int) -> None:
-    """Every generated file is its old or its new version, and the lock accepts it."""
-    assert not [path.name for path in root.rglob("*.tmp")], f"temp files left after {k} writes"
-    lock = read_lock(root)  # parses, or raises
-    for path in sorted((set(old) | set(new)) - {LOCK_FILE}):
-        target = root / path
-        current = target.read_bytes() if target.exists() else None
-        assert current in (old.get(path), new.get(path)), f"{path} mixed after {k} writes"
-        if current is not None:
-            assert sha256(current.decode()) in lock[path], f"lock rejects {path} after {k}"
-
-
-SCENARIOS = {
-    "every-file-changes": (SPEC_A, SPEC_B),
-    "stage-moves-back": (SPEC_A, spec_text(stage="plan", title="Churn again")),
-}
-
-
-@pytest.mark.parametrize("inject", [_fail_before_writing, _fail_inside_writing])
-@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_an_interrupted_compile_leaves_old_or_new_files_and_the_next_run_repairs(
-    scenario: str, inject: Inject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    spec_a, spec_b = SCENARIOS[scenario]
-    old, new = outputs_of(spec_a, tmp_path / "a"), outputs_of(spec_b, tmp_path / "b")
-    writes = _count_writes(monkeypatch, tmp_path / "count", spec_a, spec_b)
-    pending = len([path for path in new if old.get(path) != new[path]]) - 1  # lock apart
-    assert writes == pending + 2, "the lock is written before and after the files"
-    for k in range(writes + 1):
-        root = tmp_path / f"after-{k}"
-        compile_lib(root, spec_a)
-        with monkeypatch.context() as patch:
-            inject(patch, k)
-            if k < writes:
-                with pytest.raises((OSError, DivaError)):
-                    compile_lib(root, spec_b)
-            else:
-                compile_lib(root, spec_b)
-        _assert_consistent(root, old, new, k)
-        compile_lib(root, spec_b)  # no --force needed to finish the job
-        files = snapshot(root)
-        del files[SPEC]
-        assert files == new, f"the repair after {k} writes differs from a clean compile"
-        assert all(isinstance(value, str) for value in lock_files(root).values())
 
 
 # --- path safety ---------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ def _missing(err: Exception) -> bool:
     """Whether MLflow answered that the thing asked for does not exist."""
     code = str(getattr(err, "error_code", ""))
     return code == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(err).lower()
+
+
+#: MLflow retries a silent server for minutes by default; the gate has better things to do.
+_QUICK_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
 
 def resolve_uri(root: Path, uri: str) -> str:
@@ -46,6 +51,18 @@ class Mlflow:
         except ImportError as err:
             raise UnreachableError("mlflow is not installed") from err
         self._client: Any = MlflowClient(tracking_uri=self.uri)
+        if self.uri.startswith(("http://", "https://", "databricks")):
+            self._probe()
+
+    def _probe(self) -> None:
+        """Ask a tracking server once, briefly: a server that does not answer is
+        unreachable evidence, not a store to claim re-verification against."""
+        for name, value in _QUICK_HTTP.items():
+            os.environ.setdefault(name, value)
+        try:
+            self._client.search_experiments(max_results=1)
+        except Exception as err:
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
 
     def runs(self, project: str) -> list[Run]:
         """Every run tagged with ``diva.project`` = ``project``."""
