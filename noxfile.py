@@ -58,8 +58,13 @@ def schema(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks against peers, printed as tables: cold start, compile, DVC layout."""
-    session.install("-e", ".", "cookiecutter", "dvc")
+    """Benchmarks against peers, printed as tables: cold start, compile, gate, DVC layout.
+
+    About 10 minutes on 2 cores; docs/performance.md has the numbers and how to read them.
+    Nothing is asserted: the tables are for people.
+    """
+    session.install("-e", ".", "cookiecutter", "copier", "dvc")
     session.run("python", "bench/cold_start.py")
     session.run("python", "bench/compile.py")
+    session.run("python", "bench/gate.py")
     session.run("python", "bench/dvc_layout.py")

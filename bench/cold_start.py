@@ -1,9 +1,9 @@
-"""Cold start of `diva validate` next to peers, and in-process validation time.
+"""Cold start of diva's commands next to peers, in-process validation, hostile input.
 
-Prints a table: median and min-max over several runs, measured side by side in the same
-run so that the ratios hold on a noisy machine. Usage: `nox -s bench` or
-`python bench/cold_start.py [--runs N]` with diva (and optionally cookiecutter, dvc)
-installed.
+Prints tables: median and min-max over several runs, measured side by side in the same
+run (interleaved) so that the ratios hold on a noisy machine, with the peak memory (max
+RSS) of each process. Usage: `nox -s bench` or `python bench/cold_start.py [--runs N]`
+with diva (and optionally cookiecutter, copier, dvc) installed.
 """
 
 from __future__ import annotations
@@ -11,32 +11,28 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from timing import timed
+from timing import (
+    Measure,
+    checked,
+    interleaved,
+    mib,
+    run_child,
+    spread,
+    table,
+    timed,
+    traced_peak,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "specs" / "examples").glob("*/diva.yaml"))
 LARGEST = max(EXAMPLES, key=lambda path: path.stat().st_size)
-
-
-def _process(command: list[str]) -> Callable[[], object]:
-    def run() -> object:
-        return subprocess.run(command, check=True, capture_output=True)
-
-    return run
-
-
-def _row(name: str, samples: list[float], base: float | None) -> str:
-    median = statistics.median(samples)
-    ratio = f"{median / base:6.1f}x" if base else "      "
-    return (
-        f"{name:<58} {median * 1000:9.2f} ms  "
-        f"({min(samples) * 1000:8.2f} - {max(samples) * 1000:8.2f})  {ratio}"
-    )
+BASE = "python -c pass"
+PEER = "cookiecutter --version"
 
 
 def _diva() -> list[str]:
@@ -44,32 +40,57 @@ def _diva() -> list[str]:
     return [script] if script else [sys.executable, "-m", "diva"]
 
 
-def cold_start(runs: int) -> None:
-    print(f"Cold start, {runs} runs each (median, min - max, ratio to `python -c pass`)")
-    commands: list[tuple[str, list[str]]] = [
-        ("python -c pass", [sys.executable, "-c", "pass"]),
-        ("diva --version", [*_diva(), "--version"]),
-        (f"diva validate {LARGEST.relative_to(ROOT)}", [*_diva(), "validate", str(LARGEST)]),
-    ]
-    for peer in ("cookiecutter", "dvc"):
+def _commands(project: Path) -> dict[str, list[str]]:
+    largest = LARGEST.relative_to(ROOT)
+    commands = {
+        BASE: [sys.executable, "-c", "pass"],
+        "diva --version": [*_diva(), "--version"],
+        f"diva validate {largest}": [*_diva(), "validate", str(LARGEST)],
+        f"diva compile {largest.parent.name} (no-op)": [*_diva(), "compile", str(project)],
+    }
+    for peer in ("cookiecutter", "copier", "dvc"):
         if shutil.which(peer):
-            commands.append((f"{peer} --version", [peer, "--version"]))
+            commands[f"{peer} --version"] = [peer, "--version"]
         else:
             print(f"  ({peer} not installed: skipped)")
-    base = None
-    results = {}
-    # interleave the commands so that machine noise hits them alike
-    for _ in range(runs):
-        for name, command in commands:
-            results.setdefault(name, []).extend(timed(_process(command), 1))
-    base = statistics.median(results["python -c pass"])
-    for name, samples in results.items():
-        print("  " + _row(name, samples, base))
-    if "cookiecutter --version" in results:
-        ratio = statistics.median(results[commands[2][0]]) / statistics.median(
-            results["cookiecutter --version"]
-        )
-        print(f"  diva validate / cookiecutter --version = {ratio:.2f}")
+    return commands
+
+
+def _step(argv: list[str]) -> Callable[[Measure], None]:
+    def step(measure: Measure) -> None:
+        measure.add_child(checked(run_child(argv), argv))
+
+    return step
+
+
+def cold_start(runs: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="diva-bench-") as temp:
+        project = Path(temp) / LARGEST.parent.name
+        project.mkdir()
+        shutil.copy(LARGEST, project / "diva.yaml")
+        commands = _commands(project)
+        compile_once = [*_diva(), "compile", str(project)]
+        checked(run_child(compile_once), compile_once)  # so that the measured ones are no-ops
+        results = interleaved({name: _step(argv) for name, argv in commands.items()}, runs)
+    print(f"Cold start, {runs} runs each (interleaved; wall time, max RSS of the process)")
+    base = results[BASE].median
+    peer = results.get(PEER)
+    rows = [
+        [
+            name,
+            spread(measure.seconds),
+            f"{measure.median / base:.1f}",
+            f"{measure.median / peer.median:.2f}" if peer else "",
+            mib(statistics.median(measure.memory)),
+        ]
+        for name, measure in results.items()
+    ]
+    headers = ["", "ms: median (min - max)", f"x {BASE}", f"x {PEER}", "max RSS MiB"]
+    print(table(headers, rows))
+
+
+def _row(name: str, samples: list[float]) -> list[str]:
+    return [name, spread(samples)]
 
 
 def in_process(runs: int) -> None:
@@ -81,13 +102,13 @@ def in_process(runs: int) -> None:
     print(f"\nIn-process validation of {LARGEST.relative_to(ROOT)} ({len(raw)} bytes), {runs} runs")
     load_spec(LARGEST)  # warm-up: imports, pydantic schema build
     doc = load_bytes(raw)
-    rows = [
+    actions = [
         ("load (strict YAML, positions)", lambda: load_bytes(raw)),
         ("validate (pydantic + rules)", lambda: validate_document(doc)),
         ("load_spec (read + load + validate)", lambda: load_spec(LARGEST)),
     ]
-    for name, action in rows:
-        print("  " + _row(name, timed(action, runs), None))
+    rows = [_row(name, timed(action, runs)) for name, action in actions]
+    print(table(["", "ms: median (min - max)"], rows))
 
 
 def _hostile_inputs() -> dict[str, bytes]:
@@ -104,12 +125,11 @@ def _hostile_inputs() -> dict[str, bytes]:
 
 
 def hostile(runs: int) -> None:
-    import tracemalloc
-
     from diva.errors import SpecError
     from diva.source import load_bytes
 
-    print(f"\nRefusing hostile input in-process, {runs} runs (median, min - max; peak memory)")
+    print(f"\nRefusing hostile input in-process, {runs} runs (tracemalloc peak of one run)")
+    rows = []
     for name, raw in _hostile_inputs().items():
 
         def refuse(raw: bytes = raw) -> None:
@@ -119,17 +139,13 @@ def hostile(runs: int) -> None:
                 return
             raise AssertionError("not refused")
 
-        samples = timed(refuse, runs)
-        tracemalloc.start()
-        refuse()
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        print(f"  {_row(name, samples, None)} {peak / 1024 / 1024:6.1f} MiB")
+        rows.append([*_row(name, timed(refuse, runs)), mib(traced_peak(refuse))])
+    print(table(["", "ms: median (min - max)", "peak MiB"], rows))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     cold_start(args.runs)
     in_process(args.runs * 10)

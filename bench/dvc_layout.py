@@ -4,7 +4,8 @@ DVC rewrites dvc.lock after every stage it runs, so the cost of `dvc repro` grow
 (stages run) x (size of the lock file): quadratic when every project's stages share one
 dvc.yaml, linear when each project has its own small dvc.yaml, as diva compiles it.
 This script builds a monorepo of P projects with diva, runs `dvc repro` both ways on
-the same stages, and prints the times. Usage: `python bench/dvc_layout.py [--projects 5 10 20 40]`.
+the same stages, and prints the times. Usage: `python bench/dvc_layout.py [--projects 5 10 20 40]`
+(default 5 10 20).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def timed_repro(base: Path, *args: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--projects", type=int, nargs="*", default=[5, 10, 20, 40])
+    parser.add_argument("--projects", type=int, nargs="*", default=[5, 10, 20])
     args = parser.parse_args()
     print("dvc repro of P projects x 3 stages (one run each; seconds, and per stage)")
     print(f"  {'P':>4} {'stages':>7}  {'per-project dvc.yaml':>22}  {'one shared dvc.yaml':>22}")
