@@ -463,6 +463,7 @@ def exclusive(
     """
     held = _held_roots()
     wanted = sorted({_make_root(root) for root in roots} - held)
+    _allow_open_files(len(wanted))
     deadline = time.monotonic() + timeout
     with contextlib.ExitStack() as stack:
         for root in wanted:
@@ -470,6 +471,28 @@ def exclusive(
             held.add(root)
             stack.callback(held.discard, root)
         yield
+
+
+#: Descriptors kept free for everything else a compile opens while it holds the locks.
+_SPARE_FILES = 64
+
+
+def _allow_open_files(folders: int) -> None:
+    """Each locked folder holds a descriptor until the write ends: raise the soft limit
+    of open files (up to the hard one) for a monorepo of many projects, or say clearly
+    that it is too low."""
+    import resource
+
+    needed = folders + _SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or needed <= soft:
+        return
+    if hard != resource.RLIM_INFINITY and needed > hard:
+        raise DivaError(
+            f"compiling {folders} output folders at once needs {needed} open files, "
+            f"but the limit is {hard}: raise it (ulimit -n) or compile fewer specs per run"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
 def _held_roots() -> set[Path]:

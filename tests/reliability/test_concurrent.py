@@ -15,6 +15,7 @@ import fcntl
 import os
 import random
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,3 +179,29 @@ def test_read_only_modes_take_no_lock(
     with held(repo / "out" / projects(COUNT)[0]):
         result = _run(repo, "a", mode, DIVA_LOCK_TIMEOUT="0")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_monorepo_larger_than_the_open_files_limit_compiles(tmp_path: Path) -> None:
+    """Every output folder is locked through its own descriptor: diva raises the soft
+    limit of open files up to the hard one instead of failing at folder 60."""
+    import resource
+
+    roots = [tmp_path / f"p{index:03}" for index in range(100)]
+    script = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from diva.writer import exclusive\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))\n"
+        "with exclusive([Path(p) for p in sys.argv[1:]]):\n"
+        "    print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, *map(str, roots)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) >= 100 + 64
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[1] >= 164  # the hard limit allowed it

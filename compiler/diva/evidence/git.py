@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,16 +66,57 @@ def stage_history(root: Path, ref: str = "HEAD", spec: str = "diva.yaml") -> lis
     log = _git(
         root, "log", "--first-parent", "--reverse", "--format=%H%x1f%aI%x1f%an", ref, "--", spec
     )
+    entries = [line.split("\x1f") for line in log.splitlines()]
+    prefix = _git(root, "rev-parse", "--show-prefix").strip()
+    texts = _blobs(root, [f"{commit}:{prefix}{spec}" for commit, _, _ in entries])
+    stages: dict[bytes | None, int | None] = {}  # many commits share a spec text's stage
     changes: list[StageChange] = []
     current: int | None = None
-    for line in log.splitlines():
-        commit, date, author = line.split("\x1f")
-        after = stage_of(spec_bytes_at(root, commit, spec))
+    for (commit, date, author), raw in zip(entries, texts, strict=True):
+        if raw not in stages:
+            stages[raw] = stage_of(raw)
+        after = stages[raw]
         if after is None or after == current:
             continue
         changes.append(StageChange(commit, date, author, current, after))
         current = after
     return changes
+
+
+def _blobs(root: Path, objects: list[str]) -> list[bytes | None]:
+    """The contents of ``COMMIT:PATH`` objects through one ``git cat-file --batch``
+    (None where the path did not exist): one process, however long the history."""
+    if not objects:
+        return []
+    try:
+        result = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=root,
+            input="".join(f"{name}\n" for name in objects).encode("utf-8"),
+            capture_output=True,
+            check=False,
+        )
+    except OSError as err:
+        raise UnreachableError(f"git is not available: {err}") from err
+    if result.returncode != 0:
+        raise UnreachableError(f"git cat-file: {result.stderr.decode(errors='replace').strip()}")
+    return list(_batch_answers(result.stdout, len(objects)))
+
+
+def _batch_answers(output: bytes, count: int) -> Iterator[bytes | None]:
+    """Parse ``git cat-file --batch`` output: ``<oid> <type> <size>\n<content>\n`` per
+    object, or ``<name> missing\n``."""
+    position = 0
+    for _ in range(count):
+        end = output.index(b"\n", position)
+        header = output[position:end].split(b" ")
+        position = end + 1
+        if header[-1] == b"missing" or len(header) != 3:
+            yield None
+            continue
+        size = int(header[2])
+        yield output[position : position + size]
+        position += size + 1
 
 
 def cycles(history: list[StageChange]) -> dict[int, int]:
