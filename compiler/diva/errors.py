@@ -10,6 +10,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 #: Documented exit codes (see docs/cli.md).
 EXIT_OK = 0
@@ -92,3 +93,12 @@ class UsageError(DivaError):
     """The command line asked for something impossible (missing file, bad option)."""
 
     exit_code = EXIT_USAGE
+
+
+class WriteError(DivaError):
+    """A file could not be written; the old content (if any) is untouched."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: cannot write: {reason}")

@@ -12,7 +12,8 @@ import click
 
 from diva.compile import Job, Output, plan_output, render_job
 from diva.errors import EXIT_INVALID, EXIT_OK, SpecError, UsageError
-from diva.writer import DEFAULT_LOCK_TIMEOUT, Change, Plan, apply_all, exclusive
+from diva.folderlock import DEFAULT_LOCK_TIMEOUT, exclusive
+from diva.writer import Change, Plan, apply_all
 
 Mode = Literal["write", "check", "dry-run", "diff"]
 _COLORS = {"create": "green", "update": "yellow", "delete": "red", "conflict": "red"}

@@ -11,7 +11,7 @@ decides ``create``, ``update``, ``identical``, ``delete`` or ``conflict``:
 * a temporary file that a killed run left next to a generated file is deleted.
 
 Writing happens in two phases, under an exclusive lock on each output folder (so two
-compiles never interleave; :func:`exclusive`):
+compiles never interleave; :func:`diva.folderlock.exclusive`):
 
 1. *stage*: the lock is replaced by one that accepts the old *and* the new content of
    every file (a copy of the old lock is kept aside), then every new file and the final
@@ -29,54 +29,28 @@ temporary files and finishes the job without ``force``.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from diva.errors import EXIT_UNAVAILABLE, DivaError
+from diva.errors import DivaError, WriteError
+from diva.folderlock import exclusive
 from diva.layout import LOCK_FILE
 from diva.render import Artifact
 
 EXIT_CONFLICT = 3
-#: How long a compile waits for another one writing the same folder, in seconds.
-DEFAULT_LOCK_TIMEOUT = 60.0
 #: Why a leftover temporary file is deleted (also how the report shows it).
 LEFTOVER = "left behind by an interrupted diva compile"
 #: ``.NAME.XXXXXXXX.tmp``: the temporary files of :func:`_stage_file` (mkstemp's names).
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")
 
 Action = Literal["create", "update", "identical", "delete", "conflict"]
-
-
-class WriteError(DivaError):
-    """A file could not be written; the old content (if any) is untouched."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"{path}: cannot write: {reason}")
-
-
-class BusyError(DivaError):
-    """Another diva compile kept writing the output folder for longer than the timeout."""
-
-    exit_code = EXIT_UNAVAILABLE
-
-    def __init__(self, root: Path, timeout: float) -> None:
-        super().__init__(
-            f"{root}: another diva compile has been writing here for {timeout:g} s; "
-            "nothing was written: run again when it has finished "
-            "(DIVA_LOCK_TIMEOUT sets how many seconds to wait)"
-        )
 
 
 class ConflictError(DivaError):
@@ -273,7 +247,7 @@ def apply_all(plans: Sequence[Plan], *, force: bool = False) -> None:
 
     :class:`ConflictError` when any plan has conflicts and not ``force``;
     :class:`WriteError` when a file cannot be written, with nothing changed if staging
-    failed; :class:`BusyError` when another compile keeps an output folder locked.
+    failed; :class:`~diva.folderlock.BusyError` when another compile keeps an output folder locked.
     """
     conflicts = [change for plan in plans for change in plan.conflicts]
     if conflicts and not force:
@@ -441,111 +415,6 @@ def _prune_empty_parents(root: Path, folder: Path) -> None:
 
 
 # --- one writer per output folder ----------------------------------------------
-
-_held = threading.local()
-
-
-@contextlib.contextmanager
-def exclusive(
-    roots: Iterable[Path],
-    *,
-    timeout: float = DEFAULT_LOCK_TIMEOUT,
-    notify: Callable[[str], None] | None = None,
-) -> Iterator[None]:
-    """Hold an exclusive lock on each output folder (created if missing) meanwhile.
-
-    The lock is ``flock`` on the folder itself: no lock file appears among the outputs,
-    and the kernel releases it when the process ends, even by SIGKILL, so a lock is
-    never stale. Folders are locked in sorted order, so two compiles of overlapping
-    folders cannot deadlock. A compile finding a folder locked says so through
-    ``notify`` and waits up to ``timeout`` seconds, then raises :class:`BusyError`.
-    Re-entrant within a thread: folders this thread already holds are skipped.
-    """
-    held = _held_roots()
-    wanted = sorted({_make_root(root) for root in roots} - held)
-    _allow_open_files(len(wanted))
-    deadline = time.monotonic() + timeout
-    with contextlib.ExitStack() as stack:
-        for root in wanted:
-            stack.enter_context(_flocked(root, deadline, timeout, notify))
-            held.add(root)
-            stack.callback(held.discard, root)
-        yield
-
-
-#: Descriptors kept free for everything else a compile opens while it holds the locks.
-_SPARE_FILES = 64
-
-
-def _allow_open_files(folders: int) -> None:
-    """Each locked folder holds a descriptor until the write ends: raise the soft limit
-    of open files (up to the hard one) for a monorepo of many projects, or say clearly
-    that it is too low."""
-    import resource
-
-    needed = folders + _SPARE_FILES
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or needed <= soft:
-        return
-    if hard != resource.RLIM_INFINITY and needed > hard:
-        raise DivaError(
-            f"compiling {folders} output folders at once needs {needed} open files, "
-            f"but the limit is {hard}: raise it (ulimit -n) or compile fewer specs per run"
-        )
-    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
-
-
-def _held_roots() -> set[Path]:
-    if not hasattr(_held, "roots"):
-        _held.roots = set()
-    roots: set[Path] = _held.roots
-    return roots
-
-
-def _make_root(root: Path) -> Path:
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise WriteError(root, err.strerror or str(err)) from err
-    return root.resolve()
-
-
-@contextlib.contextmanager
-def _flocked(
-    root: Path, deadline: float, timeout: float, notify: Callable[[str], None] | None
-) -> Iterator[None]:
-    try:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as err:
-        raise WriteError(root, err.strerror or str(err)) from err
-    try:
-        _acquire(fd, root, deadline, timeout, notify)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _acquire(
-    fd: int, root: Path, deadline: float, timeout: float, notify: Callable[[str], None] | None
-) -> None:
-    waiting = False
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        except OSError as err:  # a file system without locks (some network mounts)
-            if notify:
-                notify(f"cannot lock {root} ({err.strerror}); not guarded against a parallel run")
-            return
-        if time.monotonic() >= deadline:
-            raise BusyError(root, timeout)
-        if not waiting and notify:
-            notify(f"another diva compile is writing in {root}; waiting up to {timeout:g} s")
-        waiting = True
-        time.sleep(0.05)
-
 
 # --- one file ------------------------------------------------------------------
 
