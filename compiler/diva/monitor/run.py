@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,6 @@ class Settings:
     """What the spec says about this project's monitoring."""
 
     spec: Spec
-    root: Path
 
     @property
     def monitoring(self) -> Monitoring:
@@ -172,7 +171,7 @@ def monitor(
     """Evaluate, compare, measure drift, check SLOs and log the run to MLflow."""
     from diva import runtime
 
-    settings = Settings(spec, root)
+    settings = Settings(spec)
     monitoring = settings.monitoring
     objectives = settings.objectives()
     inputs, output = settings.columns()
@@ -238,13 +237,7 @@ def _logged(context: Any, registry: Registry, report: MonitorReport) -> MonitorR
         mlflow.set_tags(_run_tags(report))
     now = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     history.append(HistoryPoint(now, report.champion.version, report.champion.metrics))
-    return _replace(report, history=history, run_id=run.info.run_id)
-
-
-def _replace(report: MonitorReport, **changes: Any) -> MonitorReport:
-    from dataclasses import replace
-
-    return replace(report, **changes)
+    return replace(report, history=history, run_id=run.info.run_id)
 
 
 def _history(registry: Registry, context: Any) -> list[HistoryPoint]:
