@@ -21,7 +21,8 @@ MONITOR_TYPES = ("numpy", "matplotlib", "pandas-stubs", "scipy-stubs")
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check, ruff format --check, mypy --strict on the package."""
-    # the consumer extra: mypy checks diva.consumer_redis against the redis client's types;
+    # the consumer extra: mypy checks diva.runtime.consumer.redis_streams against the redis
+    # client's types;
     # diva.monitor against numpy's, matplotlib's and the pandas and scipy stubs
     # (mlflow and scikit-learn ship no types: ignored in pyproject.toml)
     session.install("-e", ".[consumer]", "ruff", "mypy", *MONITOR_TYPES)

@@ -94,9 +94,9 @@ def _row(name: str, samples: list[float]) -> list[str]:
 
 
 def in_process(runs: int) -> None:
-    sys.path.insert(0, str(ROOT / "compiler"))
-    from diva.source import load_bytes
-    from diva.validate import load_spec, validate_document
+    sys.path.insert(0, str(ROOT / "src"))
+    from diva.compiler.source import load_bytes
+    from diva.compiler.validate import load_spec, validate_document
 
     raw = LARGEST.read_bytes()
     print(f"\nIn-process validation of {LARGEST.relative_to(ROOT)} ({len(raw)} bytes), {runs} runs")
@@ -125,8 +125,8 @@ def _hostile_inputs() -> dict[str, bytes]:
 
 
 def hostile(runs: int) -> None:
+    from diva.compiler.source import load_bytes
     from diva.errors import SpecError
-    from diva.source import load_bytes
 
     print(f"\nRefusing hostile input in-process, {runs} runs (tracemalloc peak of one run)")
     rows = []

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "compiler"))
+sys.path.insert(0, str(ROOT / "src"))
 
 from timing import (  # noqa: E402
     Measure,
@@ -52,8 +52,8 @@ from timing import (  # noqa: E402
     traced_peak,
 )
 
-from diva.compile import jobs_for  # noqa: E402
-from diva.report import Mode, run_compile  # noqa: E402
+from diva.cli.compile import Mode, run_compile  # noqa: E402
+from diva.compiler.pipeline import jobs_for  # noqa: E402
 
 FLOOR = "floor: atomic write (mkstemp+fsync+rename)"
 COOKIECUTTER = "cookiecutter, N renders in one process"

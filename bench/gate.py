@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "compiler"))
+sys.path.insert(0, str(ROOT / "src"))
 
 from timing import (  # noqa: E402
     Measure,
@@ -124,7 +124,7 @@ def bench_history(commits: int, runs: int) -> dict[str, Measure]:
 
 
 def profile(commits: int) -> None:
-    from diva.gate import evaluate
+    from diva.lifecycle.gate import evaluate
 
     with tempfile.TemporaryDirectory(prefix="diva-bench-gate-") as temp:
         root = Path(temp) / "repo"

@@ -43,7 +43,7 @@ def run_diva() -> RunDiva:
     """Run ``python -m diva ARGS`` in a subprocess, as users do."""
 
     def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "compiler")}
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         return subprocess.run(
             [sys.executable, "-m", "diva", *args],
             cwd=cwd,

@@ -49,7 +49,7 @@ if importlib.util.find_spec("mlflow") is None or importlib.util.find_spec("sklea
 def _env(**extra: str) -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)
     path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-    return {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT / "compiler"), **extra}
+    return {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT / "src"), **extra}
 
 
 def _until(check: Any, what: str, seconds: float = PATIENCE) -> Any:

@@ -18,7 +18,7 @@ SEEDS = ("0", "1", "12345", "random")
 
 
 def _compile(out: Path, seed: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "compiler"), "PYTHONHASHSEED": seed}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONHASHSEED": seed}
     result = subprocess.run(
         [sys.executable, "-m", "diva", "compile", "--out", str(out), *map(str, EXAMPLES)],
         env=env,

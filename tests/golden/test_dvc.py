@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from diva.compile import Job, plan_job
-from diva.writer import apply
+from diva.compiler.pipeline import Job, plan_job
+from diva.compiler.writer import apply
 from tests.conftest import EXAMPLES, ROOT
 
 SCHEMAS = ROOT.parent / "shared" / "schemas"

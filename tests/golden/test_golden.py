@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from diva.compile import Job, plan_job
-from diva.writer import apply
+from diva.compiler.pipeline import Job, plan_job
+from diva.compiler.writer import apply
 
 CASES_DIR = Path(__file__).parent
 CASES = sorted(path.parent for path in CASES_DIR.glob("*/diva.yaml"))

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from diva.evidence.registry import manifest_digest
 from diva.images.smoke import Field, sample_body
+from diva.lifecycle.evidence.registry import manifest_digest
 from tests.docker_harness import (
     build_test_base,
     free_port,

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from diva.backends import alerts
-from diva.render import yaml_text
+from diva.compiler.backends import alerts
+from diva.compiler.render import yaml_text
 from tests.unit.test_github_backend import base_data, load_yaml, project_of
 
 PROMTOOL = shutil.which("promtool")

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from diva.ir import build
-from diva.source import load_bytes
-from diva.validate import validate_document
+from diva.compiler.ir import build
+from diva.compiler.source import load_bytes
+from diva.compiler.validate import validate_document
 from tests.conftest import EXAMPLES, ROOT
 from tests.lint.test_workflows import tool
 
@@ -69,7 +69,7 @@ def run(*command: str, unset: tuple[str, ...], cwd: Path | None = None) -> str:
 def on_demand(directory: Path) -> Path:
     """The serving Dockerfile of the model-on-demand pattern, which no example or golden
     case has: it installs diva's broker consumer too."""
-    from diva.backends import docker
+    from diva.compiler.backends import docker
     from tests.unit.test_github_backend import project_of
     from tests.unit.test_kubernetes_backend import pattern_data
 

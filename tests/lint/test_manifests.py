@@ -32,9 +32,9 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from diva.compile import Job, plan_job
-from diva.ir import Project
-from diva.writer import apply
+from diva.compiler.ir import Project
+from diva.compiler.pipeline import Job, plan_job
+from diva.compiler.writer import apply
 from tests.conftest import EXAMPLES, ROOT
 from tests.lint.test_dockerfiles import checkov, run
 from tests.lint.test_workflows import tool

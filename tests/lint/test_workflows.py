@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from diva.compile import Job, plan_job
-from diva.source import load_bytes
-from diva.validate import validate_document
-from diva.writer import apply
+from diva.compiler.pipeline import Job, plan_job
+from diva.compiler.source import load_bytes
+from diva.compiler.validate import validate_document
+from diva.compiler.writer import apply
 from tests.conftest import EXAMPLES, ROOT
 
 GOLDEN = sorted((ROOT / "tests" / "golden").glob("*/diva.yaml"))

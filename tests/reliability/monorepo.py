@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from diva.layout import LOCK_FILE
-from diva.writer import read_lock, sha256
+from diva.compiler.writer import read_lock, sha256
+from diva.contract import LOCK_FILE
 from tests.conftest import ROOT
 
 SPEC = "diva.yaml"
@@ -91,7 +91,7 @@ def write_specs(repo: Path, count: int, version: str) -> None:
 
 
 def env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT / "compiler"), **extra}
+    return {**os.environ, "PYTHONPATH": str(ROOT / "src"), **extra}
 
 
 def diva_command(*args: str) -> list[str]:

@@ -190,7 +190,7 @@ def test_a_monorepo_larger_than_the_open_files_limit_compiles(tmp_path: Path) ->
     script = (
         "import resource, sys\n"
         "from pathlib import Path\n"
-        "from diva.folderlock import exclusive\n"
+        "from diva.compiler.folderlock import exclusive\n"
         "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))\n"
         "with exclusive([Path(p) for p in sys.argv[1:]]):\n"

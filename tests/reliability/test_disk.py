@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from diva import writer
-from diva.compile import Job, plan_job
-from diva.writer import WriteError, apply_all
+from diva.compiler import writer
+from diva.compiler.pipeline import Job, plan_job
+from diva.compiler.writer import WriteError, apply_all
 from tests.reliability.monorepo import env, projects, temp_files, tree, write_specs
 from tests.reliability.mounts import unshare_command
 

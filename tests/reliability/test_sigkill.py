@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from diva.layout import LOCK_FILE
+from diva.contract import LOCK_FILE
 from tests.reliability.monorepo import (
     compile_all,
     diva_command,

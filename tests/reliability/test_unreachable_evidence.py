@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from diva.evidence import record
+from diva.lifecycle.evidence import record
 from tests.reliability.monorepo import env
 from tests.unit.test_checkpoints_data import DVC, sh
 from tests.unit.test_gate import (

@@ -1,6 +1,6 @@
 """A failure at every single write step of a compile, injected deterministically.
 
-The compile writes in two phases (``diva.writer``): staging (the lock that accepts old
+The compile writes in two phases (``diva.compiler.writer``): staging (the lock that accepts old
 and new, then temporary files) and commit (renames and deletions). The writer's three
 file-system steps — stage a file, rename, delete — are made to fail, one at a time, at
 every position of a compile of two specs from version ``a`` to ``b`` (creates,
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from diva import writer
-from diva.compile import Job, Output, plan_output, render_job
-from diva.writer import WriteError, apply_all
+from diva.compiler import writer
+from diva.compiler.pipeline import Job, Output, plan_output, render_job
+from diva.compiler.writer import WriteError, apply_all
 from tests.reliability.monorepo import (
     projects,
     temp_files,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from diva.compiler.validate import load_spec
 from diva.scaffold import check_answers, template_dir
-from diva.validate import load_spec
 from tests.process import run
 
 DEFAULTS = {

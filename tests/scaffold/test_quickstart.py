@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from diva.evidence.mlflow import Mlflow
-from diva.source import load_bytes
+from diva.compiler.source import load_bytes
+from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.stages import parse_stage
 from tests.process import run, sh
 

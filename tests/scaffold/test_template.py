@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from cookiecutter.main import cookiecutter
 
-from diva.promote import set_stage
+from diva.compiler.validate import load_spec
+from diva.lifecycle.proposals.promote import set_stage
 from diva.scaffold import template_dir
 from diva.stages import parse_stage
-from diva.validate import load_spec
 from tests.process import run, sh
 
 OPTIONS = json.loads((template_dir() / "cookiecutter.json").read_text("utf-8"))

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from diva.backends import BACKENDS, alerts, emit_all
-from diva.ir import Project
+from diva.compiler.backends import BACKENDS, alerts, emit_all
+from diva.compiler.ir import Project
 from tests.unit.test_github_backend import (
     HOSTILE_LINE,
     HOSTILE_TEXT,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from diva.evidence.mlflow import Run
+from diva.lifecycle.evidence.mlflow import Run
 from tests.unit.test_gate import (
     LARGE_HASH,
     SMALL_HASH,

@@ -147,7 +147,7 @@ def test_validate_does_not_import_heavy_libraries(run_diva: RunDiva) -> None:
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],
-        env={"PYTHONPATH": str(ROOT / "compiler")},
+        env={"PYTHONPATH": str(ROOT / "src")},
         capture_output=True,
         text=True,
         check=True,

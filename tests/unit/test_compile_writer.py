@@ -1,7 +1,7 @@
 """``diva compile`` writing files: conflicts, stale files, path safety.
 
-Library-level tests drive :func:`diva.writer.plan` / :func:`diva.writer.apply` (and
-:func:`diva.compile.plan_job` for real specs) on ``tmp_path``; CLI-level tests run the
+Library-level tests drive :func:`diva.compiler.writer.plan` / :func:`~.writer.apply` (and
+:func:`diva.compiler.pipeline.plan_job` for real specs) on ``tmp_path``; CLI-level tests run the
 real command in a project folder, where the files are generated next to ``diva.yaml``.
 """
 
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from diva.compile import Job, plan_job
+from diva.compiler.pipeline import Job, plan_job
+from diva.compiler.render import Artifact
+from diva.compiler.writer import LOCK_FILE, UnsafePathError, apply, plan
 from diva.errors import DivaError
-from diva.render import Artifact
-from diva.writer import LOCK_FILE, UnsafePathError, apply, plan
 from tests.conftest import RunDiva
 
 SPEC = "diva.yaml"

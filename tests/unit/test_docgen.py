@@ -20,10 +20,10 @@ import click
 import pytest
 
 from diva.cli import cli
+from diva.compiler.spec.schema import json_schema
 from diva.docgen import cli_reference, main, render_pages, spec_reference
-from diva.markdown import inline, table
-from diva.schemadoc import type_text
-from diva.spec.schema import json_schema
+from diva.docgen.markdown import inline, table
+from diva.docgen.spec_page import type_text
 from tests.conftest import ROOT
 
 FIX = "python -m diva.docgen"
@@ -58,7 +58,7 @@ def test_pages_do_not_depend_on_hash_seed_terminal_or_environment(tmp_path: Path
     and an option's environment variable set: the same bytes."""
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT / "compiler"),
+        "PYTHONPATH": str(ROOT / "src"),
         "PYTHONHASHSEED": "12345",
         "COLUMNS": "30",
         "BROKER_KIND": "kafka",

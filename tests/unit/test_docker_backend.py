@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from diva.backends import BACKENDS, docker, emit_all
-from diva.ir import Project
+from diva.compiler.backends import BACKENDS, docker, emit_all
+from diva.compiler.ir import Project
 from tests.unit.test_github_backend import (
     TITLE,
     base_data,

@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from diva.checkpoints import CHECKPOINTS, Context, Verdict, best_run
-from diva.compile import Job, plan_job
-from diva.evidence.git import cycles, stage_history
-from diva.evidence.mlflow import Run
-from diva.gate import evaluate, movement
-from diva.ir import Target, build
-from diva.source import load_bytes
-from diva.validate import validate_document
-from diva.writer import apply
+from diva.compiler.ir import Target, build
+from diva.compiler.pipeline import Job, plan_job
+from diva.compiler.source import load_bytes
+from diva.compiler.validate import validate_document
+from diva.compiler.writer import apply
+from diva.lifecycle.checkpoints import CHECKPOINTS, Context, Verdict, best_run
+from diva.lifecycle.evidence.git import cycles, stage_history
+from diva.lifecycle.evidence.mlflow import Run
+from diva.lifecycle.gate import evaluate, movement
 from tests.conftest import RunDiva
 
 REFERENCES = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from diva.compile import jobs_for, plan_job
+from diva.compiler.pipeline import jobs_for, plan_job
 from tests.conftest import EXAMPLES, ROOT
 
 

@@ -19,13 +19,13 @@ import pytest
 from ruamel.yaml import YAML
 
 from diva import __version__
-from diva.backends import BACKENDS, emit_all, github
-from diva.checkpoints import for_stage
+from diva.compiler.backends import BACKENDS, emit_all, github
+from diva.compiler.ir import Project, build
+from diva.compiler.render import Artifact, yaml_text
+from diva.compiler.source import load_bytes
+from diva.compiler.validate import validate_document
 from diva.errors import SpecError
-from diva.ir import Project, build
-from diva.render import Artifact, yaml_text
-from diva.source import load_bytes
-from diva.validate import validate_document
+from diva.lifecycle.checkpoints import for_stage
 from tests.conftest import ROOT
 
 GATE = ".github/workflows/diva-gate.yml"

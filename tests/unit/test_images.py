@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from diva.errors import UsageError
-from diva.evidence import record
 from diva.images.smoke import Field, Report, judge, render, sample_body
 from diva.images.train import repository_of
+from diva.lifecycle.evidence import record
 from tests.conftest import ROOT
 from tests.unit.test_gate import context, spec_document
 from tests.unit.test_gate import judge as judge_checkpoint
@@ -29,7 +29,7 @@ NUMBERS = [Field("x0", "float"), Field("n", "integer"), Field("flag", "boolean")
 def diva(
     root: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "PYTHONPATH": str(ROOT / "compiler"), **(env or {})}
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "diva", *args],
         cwd=root,

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from diva.backends import BACKENDS, emit_all, kubernetes
-from diva.compile import Job, plan_job
-from diva.ir import Project
-from diva.writer import apply
+from diva.compiler.backends import BACKENDS, emit_all, kubernetes
+from diva.compiler.ir import Project
+from diva.compiler.pipeline import Job, plan_job
+from diva.compiler.writer import apply
 from tests.unit.test_github_backend import base_data, project_of, spec_bytes
 
 DIGEST = "sha256:" + "5e" * 32

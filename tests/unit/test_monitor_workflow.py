@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from diva import __version__
-from diva.backends import monitor_workflow
-from diva.ir import Project
+from diva.compiler.backends.github import monitor_workflow
+from diva.compiler.ir import Project
 from tests.unit.test_github_backend import (
     CHECKOUT_SHA,
     base_data,

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from diva.backends import BACKENDS, emit_all, package
-from diva.ir import Project
+from diva.compiler.backends import BACKENDS, emit_all, package
+from diva.compiler.ir import Project
 from tests.unit.test_github_backend import HOSTILE_LINE, base_data, project_of
 from tests.unit.test_images import FIXTURE, assert_clean_error, diva
 

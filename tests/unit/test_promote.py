@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from diva.promote import set_stage
-from diva.source import load_bytes
+from diva.compiler.source import load_bytes
+from diva.lifecycle.proposals.promote import set_stage
 from diva.stages import stage
 from tests.conftest import RunDiva
 from tests.unit.test_gate import SPEC, commit_spec, git, init_repo

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from diva.evidence import UnreachableError
-from diva.evidence.registry import manifest_digest
+from diva.lifecycle.evidence import UnreachableError
+from diva.lifecycle.evidence.registry import manifest_digest
 from tests.docker_harness import (
     free_port,
     local_registry,

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from diva.backends import github
+from diva.compiler.backends import github
+from diva.compiler.ir import build
+from diva.compiler.source import load_bytes
+from diva.compiler.validate import validate_document
 from diva.errors import UsageError
-from diva.gate import evaluate
-from diva.ir import build
-from diva.release import Pinned, pin, pin_text, resolve
-from diva.source import load_bytes
-from diva.validate import validate_document
+from diva.lifecycle.gate import evaluate
+from diva.lifecycle.releases import Pinned, pin, pin_text, resolve
 from tests.conftest import RunDiva
 from tests.docker_harness import free_port
 from tests.unit.test_gate import SPEC, at_stage, commit_spec, git, init_repo
@@ -263,7 +263,7 @@ def test_without_mlflow_the_release_checks_are_unreachable(repo: Path, store: Pa
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A real registry holding ``diva-test/demo-serve:v1`` (labelled as model version 1,
     as the serving Dockerfile labels it): the registry's address and the digest."""
-    from diva.evidence.registry import manifest_digest
+    from diva.lifecycle.evidence.registry import manifest_digest
     from tests.docker_harness import (
         local_registry,
         push_tiny_image,
@@ -375,9 +375,9 @@ def production_pinned(repo: Path, client: Any) -> Path:
 
 
 def serving_release(root: Path) -> tuple[str, str]:
-    from diva.checkpoints import CHECKPOINTS, Context
-    from diva.evidence.mlflow import Mlflow
-    from diva.validate import load_spec
+    from diva.compiler.validate import load_spec
+    from diva.lifecycle.checkpoints import CHECKPOINTS, Context
+    from diva.lifecycle.evidence.mlflow import Mlflow
 
     spec = load_spec(root / "diva.yaml")
     project = build(spec, (root / "diva.yaml").read_bytes())

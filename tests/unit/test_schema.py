@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from diva.spec.schema import SCHEMA_DIALECT, SCHEMA_ID, json_schema, render_schema
+from diva.compiler.spec.schema import SCHEMA_DIALECT, SCHEMA_ID, json_schema, render_schema
 from tests.conftest import ROOT
 
 

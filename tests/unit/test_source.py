@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from diva.compiler.source import MAX_BYTES, load_bytes
 from diva.errors import SpecError
-from diva.source import MAX_BYTES, load_bytes
 
 EMPTY = (
     "diva.yaml:1:1: the file is empty (nothing but comments or blank lines); "

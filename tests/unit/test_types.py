@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from diva.spec import types
+from diva.compiler.spec import types
 
 DIGEST = "sha256:" + "a" * 64
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from diva.compiler.source import load_bytes
+from diva.compiler.spec.model import Spec
+from diva.compiler.validate import validate_document
 from diva.errors import SpecError
-from diva.source import load_bytes
-from diva.spec.model import Spec
-from diva.validate import validate_document
 from tests.conftest import EXAMPLES
 
 BASE = """\

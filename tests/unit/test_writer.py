@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from diva.writer import WriteError, write_text_atomic
+from diva.compiler.writer import WriteError, write_text_atomic
 
 
 def test_new_file_gets_the_usual_mode_not_a_private_one(tmp_path: Path) -> None:

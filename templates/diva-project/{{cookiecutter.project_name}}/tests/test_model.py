@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from diva.spec.model import Target
-from diva.validate import load_spec
+from diva.compiler.spec.model import Target
+from diva.compiler.validate import load_spec
 
 from {{ cookiecutter.module_name }}.data import FEATURES, TARGET, synthesize
 from {{ cookiecutter.module_name }}.model import fit, score, split

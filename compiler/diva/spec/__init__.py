@@ -1,7 +1,0 @@
-"""The diva.yaml spec: pydantic models and the JSON Schema exported from them."""
-
-from __future__ import annotations
-
-from diva.spec.model import SPEC_VERSION, Spec
-
-__all__ = ["SPEC_VERSION", "Spec"]

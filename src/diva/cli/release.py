@@ -1,0 +1,143 @@
+"""The release commands of ``diva``: ``release show|pin|alias`` (docs/release.md).
+
+Registered on the main group by :mod:`diva.cli`. MLflow is imported only by the
+commands that read or move aliases.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from diva.cli.images import _SPEC_OPTION, _root, _say
+from diva.errors import EXIT_INVALID, EXIT_UNAVAILABLE
+
+
+@click.group()
+def release() -> None:
+    """Pin what each environment runs (serving.releases) and move its MLflow alias.
+
+    A release is a pull request: `pin --pr` edits diva.yaml in place, recompiles the
+    overlays, runs the gate and opens it. Exit 0 done, 1 invalid spec / gate refused /
+    no such model version, 2 usage error, 3 a generated file was edited by hand,
+    4 MLflow unavailable.
+    """
+
+
+@release.command()
+@click.argument("environment")
+@_SPEC_OPTION
+def show(environment: str, spec: Path) -> None:
+    """ENVIRONMENT's release as key=value lines (the release workflow appends them to
+    $GITHUB_OUTPUT): environment, alias, model_version, image_digest, image and
+    needs_image (a version is pinned without a digest)."""
+    from diva.lifecycle.releases import show as facts
+
+    root, name = _root(spec)
+    for key, value in facts(root, name, environment):
+        click.echo(f"{key}={value}")
+
+
+@release.command()
+@click.argument("environment")
+@_SPEC_OPTION
+@click.option(
+    "--model-version",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="The registered model version (default: the previous environment's).",
+)
+@click.option(
+    "--digest",
+    metavar="sha256:…",
+    help="The serving image's digest (default: one already pushed for that version).",
+)
+@click.option("--pr", is_flag=True, help="Branch, gate, commit, push and open a pull request.")
+@click.option("--draft", is_flag=True, help="With --pr: open a draft even if the gate fails.")
+@click.option("--remote", default="origin", show_default=True, help="With --pr: where to push.")
+@click.option("--base", metavar="BRANCH", help="With --pr: the target branch (default: current).")
+def pin(
+    environment: str,
+    spec: Path,
+    model_version: int | None,
+    digest: str | None,
+    pr: bool,
+    draft: bool,
+    remote: str,
+    base: str | None,
+) -> None:
+    """Set serving.releases.ENVIRONMENT in diva.yaml and recompile.
+
+    Only the release's values change in the file (comments and formatting stay). A
+    pinned digest is recorded as the serving image in diva.evidence.json. With --pr the
+    change goes on a branch diva/release-ENV-vN[-DIGEST], the gate runs (the release
+    checks: version registered, targets met, image served), and the pull request is
+    opened with `gh` — refused (exit 1, nothing committed) when the gate fails.
+    """
+    from diva.errors import UsageError
+    from diva.lifecycle.proposals.pull_request import (
+        GateRefused,
+        Proposal,
+        current_branch,
+        next_steps,
+    )
+    from diva.lifecycle.releases import branch_name, checked_environment, load, resolve
+    from diva.lifecycle.releases import pin as run_pin
+
+    if (draft or base) and not pr:
+        raise UsageError("--draft and --base go with --pr")
+    root, name = _root(spec)
+    _, project = load(root, name)
+    pinned = resolve(
+        root, project, checked_environment(project, environment), model_version, digest
+    )
+    for note in pinned.notes:
+        _say(note)
+    proposal = (
+        Proposal(root, name, branch_name(pinned), base or current_branch(root), remote, draft)
+        if pr
+        else None
+    )
+    try:
+        outcome = run_pin(root, name, pinned, proposal)
+    except GateRefused as err:
+        click.echo(str(err))
+        click.secho(
+            "release refused: the gate fails (use --draft to open it anyway)", fg="red", err=True
+        )
+        sys.exit(EXIT_INVALID)
+    image = pinned.image_digest or f"tag v{pinned.model_version} (no digest)"
+    click.echo(f"pinned {environment}: model version {pinned.model_version}, image {image}")
+    for line in next_steps(outcome, remote) if outcome else []:
+        click.echo(line)
+    if outcome and outcome.pr_problem:  # gh is there but failed: CI must notice
+        sys.exit(EXIT_UNAVAILABLE)
+
+
+@release.command()
+@click.argument("environments", nargs=-1, metavar="[ENVIRONMENT]...")
+@_SPEC_OPTION
+def alias(environments: tuple[str, ...], spec: Path) -> None:
+    """Point each environment's MLflow alias at its pinned model version.
+
+    The last environment (production) carries `champion` (monitoring.champion), every
+    other one an alias of its own name. Without ENVIRONMENT: every environment that
+    pins a release. Every version is checked before any alias moves.
+    """
+    from diva.lifecycle.releases import move_aliases
+
+    root, name = _root(spec)
+    moved = move_aliases(root, name, list(environments))
+    if not moved:
+        click.echo("no environment pins a release: nothing to do")
+    for item in moved:
+        if item.before == item.version:
+            change = "already on"
+        else:
+            change = f"moved from version {item.before} to" if item.before else "set to"
+        click.echo(f"{item.environment}: alias {item.alias} {change} version {item.version}")
+
+
+COMMANDS = (release,)

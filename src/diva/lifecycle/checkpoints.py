@@ -1,0 +1,410 @@
+"""The DIVA checkpoints as data: the entry criteria of each stage and how each is judged.
+
+Each :class:`Checkpoint` names the stage it guards, the methodology's wording, the
+evidence it needs and a small evaluator returning a :class:`Verdict`. Evaluators never
+guess: a source that cannot be read gives ``unreachable``, which fails the gate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from diva.compiler.ir import Dataset, Project, Target
+from diva.compiler.spec.model import Spec
+from diva.lifecycle.evidence import UnreachableError
+from diva.lifecycle.evidence import dvc as dvc_evidence
+from diva.lifecycle.evidence.mlflow import Run
+from diva.lifecycle.releases import alias_for, production, recorded_serving
+
+Status = Literal["pass", "fail", "unreachable"]
+DEFAULT_MIN_RUNS = 2
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    detail: str
+
+
+class RunSource(Protocol):
+    kind: str
+
+    def runs(self, project: str) -> list[Run]: ...
+    def version_of_run(self, model: str, run_id: str) -> str | None: ...
+    def alias(self, model: str, alias: str) -> str | None: ...
+    def run_of_version(self, model: str, version: str) -> str | None: ...
+    def run(self, run_id: str) -> Run | None: ...
+
+
+@dataclass
+class Context:
+    """What evaluators may read. ``runs`` is None when no MLflow evidence is reachable."""
+
+    spec: Spec
+    project: Project
+    root: Path
+    cycles: dict[int, int]
+    runs: RunSource | None
+    runs_problem: str = ""
+
+
+Evaluate = Callable[[Context], Verdict]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    id: str
+    stage: int
+    wording: str
+    evidence: tuple[str, ...]
+    evaluate: Evaluate
+
+
+def _ok(condition: bool, passed: str, failed: str) -> Verdict:
+    return Verdict("pass", passed) if condition else Verdict("fail", failed)
+
+
+# --- stage 1: the idea ---------------------------------------------------------
+
+
+def _problem(ctx: Context) -> Verdict:
+    return _ok(bool(ctx.spec.idea.problem), "stated", "idea.problem is empty")
+
+
+def _effect(ctx: Context) -> Verdict:
+    return _ok(bool(ctx.spec.idea.expected_effect), "stated", "idea.expected_effect is empty")
+
+
+def _value(ctx: Context) -> Verdict:
+    value = ctx.spec.idea.value
+    missing = [side for side in ("researchers", "users") if not (value and getattr(value, side))]
+    return _ok(not missing, "stated for both", f"idea.value.{' and '.join(missing)} missing")
+
+
+def _data_types(ctx: Context) -> Verdict:
+    idea = ctx.spec.idea
+    missing = [kind for kind in ("inputs", "outputs") if not getattr(idea, kind)]
+    found = f"{len(idea.inputs)} inputs, {len(idea.outputs)} outputs"
+    return _ok(not missing, found, f"no idea.{' or idea.'.join(missing)} declared")
+
+
+# --- stage 2: the plan ---------------------------------------------------------
+
+
+def _summary(ctx: Context) -> Verdict:
+    return _ok(bool(ctx.spec.plan.summary), "stated", "plan.summary is empty")
+
+
+def _references(ctx: Context) -> Verdict:
+    plan = ctx.spec.plan
+    count = len(plan.references) + len(plan.techniques)
+    return _ok(count > 0, f"{count} listed", "no plan.references or plan.techniques")
+
+
+def _pinned(ctx: Context) -> Verdict:
+    loose = [
+        name
+        for name, dataset in sorted(ctx.spec.datasets.items())
+        if dataset.existing is not None and not dataset.existing.version
+    ]
+    return _ok(not loose, "every existing dataset pins a version", f"no version: {loose}")
+
+
+# --- stages 3 and 4: data, runs, targets, models -------------------------------
+
+
+def _datasets(ctx: Context, scale: str) -> list[Dataset]:
+    return [d for d in ctx.project.datasets if d.scale == scale]
+
+
+def _registered(scale: str) -> Evaluate:
+    def evaluate(ctx: Context) -> Verdict:
+        root = ctx.root
+        locked = dvc_evidence.lock_hashes(root)
+        problems = []
+        for dataset in _datasets(ctx, scale):
+            tracked = dvc_evidence.tracked_hash(root, dataset.path)
+            if tracked is None:
+                problems.append(f"{dataset.name}: not tracked (no {dataset.path}.dvc)")
+            elif locked.get(dataset.path) != tracked:
+                problems.append(f"{dataset.name}: not in dvc.lock with hash {tracked}")
+            else:
+                try:
+                    if dvc_evidence.pushed(root, dataset.path):
+                        return Verdict("pass", f"{dataset.name} tracked, locked and pushed")
+                    problems.append(f"{dataset.name}: not pushed to the DVC remote")
+                except UnreachableError as err:
+                    return Verdict("unreachable", f"{dataset.name}: {err}")
+        return Verdict("fail", "; ".join(problems) or f"no {scale} dataset")
+
+    return evaluate
+
+
+def _runs_on(ctx: Context, scale: str) -> list[Run]:
+    assert ctx.runs is not None
+    hashes = {
+        found
+        for dataset in _datasets(ctx, scale)
+        if (found := dvc_evidence.tracked_hash(ctx.root, dataset.path)) is not None
+    }
+    return [
+        run
+        for run in ctx.runs.runs(ctx.project.name)
+        if run.tags.get("diva.dataset.scale") == scale
+        and run.tags.get("diva.dataset.hash") in hashes
+    ]
+
+
+def _needs_runs(evaluate: Evaluate) -> Evaluate:
+    def guarded(ctx: Context) -> Verdict:
+        if ctx.runs is None:
+            return Verdict("unreachable", ctx.runs_problem or "no MLflow evidence")
+        try:
+            return evaluate(ctx)
+        except UnreachableError as err:
+            return Verdict("unreachable", str(err))
+
+    return guarded
+
+
+def _has_runs(scale: str, minimum: int, in_image: bool) -> Evaluate:
+    def evaluate(ctx: Context) -> Verdict:
+        runs = _runs_on(ctx, scale)
+        if in_image:
+            runs = [run for run in runs if run.tags.get("diva.image.digest")]
+        where = " in the standardized image" if in_image else ""
+        detail = f"{len(runs)} run(s) on the {scale} dataset{where} ({ctx.runs.kind})"  # type: ignore[union-attr]
+        return _ok(len(runs) >= minimum, detail, f"{detail}; need {minimum}")
+
+    return _needs_runs(evaluate)
+
+
+def missed_targets(run: Run, targets: Sequence[Target]) -> list[str]:
+    """The targets ``run`` misses, in words."""
+    missed = []
+    for target in targets:
+        value = run.metrics.get(target.metric)
+        ok = value is not None and (
+            value <= target.threshold if target.goal == "minimize" else value >= target.threshold
+        )
+        if not ok:
+            missed.append(f"{target.metric}={value} vs {target.threshold}")
+    return missed
+
+
+def best_run(runs: list[Run], targets: Sequence[Target]) -> Run | None:
+    """The run missing the fewest targets; ties go to the best value of the first
+    target's metric, then to the run id (so the choice is deterministic)."""
+    if not runs:
+        return None
+
+    def first_metric(run: Run) -> float:
+        if not targets or targets[0].metric not in run.metrics:
+            return float("inf")
+        value = run.metrics[targets[0].metric]
+        return value if targets[0].goal == "minimize" else -value
+
+    return min(
+        runs, key=lambda run: (len(missed_targets(run, targets)), first_metric(run), run.run_id)
+    )
+
+
+def _targets_met(scale: str) -> Evaluate:
+    def evaluate(ctx: Context) -> Verdict:
+        targets = [t for t in ctx.project.targets if t.scale == scale]
+        if not targets:
+            return Verdict("pass", f"no {scale}-scale targets declared")
+        run = best_run(_runs_on(ctx, scale), targets)
+        if run is None:
+            return Verdict("fail", f"no run on the {scale} dataset to judge")
+        missed = missed_targets(run, targets)
+        return _ok(not missed, f"run {run.run_id[:8]} meets all", f"best run misses {missed}")
+
+    return _needs_runs(evaluate)
+
+
+def _candidate(ctx: Context) -> Verdict:
+    assert ctx.runs is not None
+    assert ctx.project.model is not None
+    targets = [t for t in ctx.project.targets if t.scale == "large"]
+    run = best_run(_runs_on(ctx, "large"), targets)
+    if run is None:
+        return Verdict("fail", "no run on the large dataset")
+    name = ctx.project.model.registered_name
+    version = ctx.runs.version_of_run(name, run.run_id)
+    alias = ctx.runs.alias(name, "candidate")
+    detail = f"best run's version {version}, alias candidate -> {alias}"
+    return _ok(version is not None and alias == version, detail, detail)
+
+
+def budget(stage: int) -> Evaluate:
+    """The cycle-budget check of ``stage`` (by its key in ``plan.cycles``)."""
+    from diva.stages import stage as stage_of
+
+    return _budget(stage, stage_of(stage).key)
+
+
+def _budget(stage: int, key: str) -> Evaluate:
+    def evaluate(ctx: Context) -> Verdict:
+        cycles = ctx.spec.plan.cycles
+        budget = getattr(cycles, key) if cycles else None
+        used = ctx.cycles.get(stage, 0)
+        if budget is None:
+            return Verdict("pass", f"{used} cycle(s) of stage {stage}, no budget declared")
+        detail = f"{used} of {budget} cycle(s) of stage {stage}"
+        return _ok(used <= budget, detail, f"{detail} — decide: proceed or stop")
+
+    return evaluate
+
+
+# --- stage 5 -------------------------------------------------------------------
+
+
+def _slos(ctx: Context) -> Verdict:
+    return _ok(ctx.spec.slos is not None, "declared", "no slos section")
+
+
+def _champion(ctx: Context) -> Verdict:
+    assert ctx.runs is not None
+    assert ctx.project.model is not None
+    alias = ctx.spec.monitoring.champion if ctx.spec.monitoring else "champion"
+    version = ctx.runs.alias(ctx.project.model.registered_name, alias)
+    return _ok(version is not None, f"version {version}", f"no version has alias {alias}")
+
+
+def _image(ctx: Context) -> Verdict:
+    """The serving image recorded in the evidence file is what the registry serves."""
+    from diva.lifecycle.evidence.registry import manifest_digest
+
+    image = recorded_serving(ctx.root)
+    if not image:
+        return Verdict("fail", "no serving image digest recorded (`diva build serve --push`)")
+    reference, digest = str(image.get("reference")), str(image.get("digest"))
+    try:
+        served = manifest_digest(reference)
+    except UnreachableError as err:
+        return Verdict("unreachable", str(err))
+    if served is None:
+        return Verdict("fail", f"{reference} is not in its registry")
+    return _ok(
+        served == digest, f"{reference} @ {digest}", f"{reference} is {served}, not {digest}"
+    )
+
+
+def _smoke(ctx: Context) -> Verdict:
+    """`diva smoke` passed against the recorded serving image (same digest)."""
+    from diva.lifecycle.evidence import record
+
+    recorded = record.read(ctx.root)
+    document = recorded.document if recorded else {}
+    serving = (document.get("images") or {}).get("serving") or {}
+    smoke = document.get("smoke") or {}
+    if not smoke:
+        return Verdict("fail", "no smoke test recorded (`diva smoke`)")
+    if smoke.get("digest") != serving.get("digest"):
+        return Verdict("fail", f"the smoke test ran {smoke.get('digest')}, not the serving image")
+    latency = smoke.get("latency_ms") or {}
+    return _ok(
+        smoke.get("passed") is True,
+        f"{smoke.get('requests')} requests, p95 {latency.get('p95')} ms",
+        f"{smoke.get('errors')} of {smoke.get('requests')} requests failed",
+    )
+
+
+def _released(ctx: Context) -> Verdict:
+    """The production release (which its overlay is rendered from, drift checked by the
+    gate) pins the recorded serving image and the champion's version."""
+    assert ctx.runs is not None
+    assert ctx.project.model is not None
+    environment = production(ctx.project)
+    releases = ctx.project.serving.releases if ctx.project.serving else {}
+    release = releases.get(environment)
+    if release is None:
+        return Verdict("fail", f"no release pinned for {environment} (`diva release pin`)")
+    recorded = recorded_serving(ctx.root).get("digest")
+    alias = alias_for(ctx.spec, environment)
+    champion = ctx.runs.alias(ctx.project.model.registered_name, alias)
+    problems = []
+    if release.image_digest != recorded:
+        problems.append(f"pins image {release.image_digest}, the recorded one is {recorded}")
+    if str(release.model_version) != champion:
+        problems.append(f"pins version {release.model_version}, {alias} is {champion}")
+    detail = f"{environment}: version {release.model_version} @ {release.image_digest}"
+    return _ok(not problems, detail, f"{environment} " + "; ".join(problems))
+
+
+CHECKPOINTS: tuple[Checkpoint, ...] = (
+    Checkpoint("idea.problem", 1, "problem and intent stated", ("spec",), _problem),
+    Checkpoint("idea.effect", 1, "expected effect stated", ("spec",), _effect),
+    Checkpoint("idea.value", 1, "value for researchers and users stated", ("spec",), _value),
+    Checkpoint("idea.data", 1, "input and output data types declared", ("spec",), _data_types),
+    Checkpoint("plan.summary", 2, "research plan stated", ("spec",), _summary),
+    Checkpoint("plan.references", 2, "at least one reference", ("spec",), _references),
+    Checkpoint("plan.pinned", 2, "existing datasets pin a version", ("spec",), _pinned),
+    Checkpoint(
+        "data.small", 3, "a small dataset is registered in DVC", ("dvc",), _registered("small")
+    ),
+    Checkpoint(
+        "runs.small",
+        3,
+        "an MLflow run on the small dataset",
+        ("mlflow", "dvc"),
+        _has_runs("small", 1, in_image=False),
+    ),
+    Checkpoint(
+        "targets.small", 3, "small-scale targets met", ("mlflow", "dvc"), _targets_met("small")
+    ),
+    Checkpoint("cycles.small", 3, "cycle budget of stage 2 kept", ("git",), _budget(2, "small")),
+    Checkpoint(
+        "data.large", 4, "a large dataset is registered in DVC", ("dvc",), _registered("large")
+    ),
+    Checkpoint(
+        "runs.large",
+        4,
+        f"{DEFAULT_MIN_RUNS} runs in the standardized image on the large dataset",
+        ("mlflow", "dvc"),
+        _has_runs("large", DEFAULT_MIN_RUNS, in_image=True),
+    ),
+    Checkpoint(
+        "targets.large",
+        4,
+        "the best run meets every target",
+        ("mlflow", "dvc"),
+        _targets_met("large"),
+    ),
+    Checkpoint(
+        "model.candidate",
+        4,
+        "its model version has alias candidate",
+        ("mlflow",),
+        _needs_runs(_candidate),
+    ),
+    Checkpoint("cycles.large", 4, "cycle budget of stage 3 kept", ("git",), _budget(3, "large")),
+    Checkpoint("image.serving", 5, "serving image pushed, digest recorded", ("registry",), _image),
+    Checkpoint(
+        "image.smoke", 5, "a smoke test of the serving image passed", ("evidence file",), _smoke
+    ),
+    Checkpoint(
+        "model.champion",
+        5,
+        "a model version has alias champion",
+        ("mlflow",),
+        _needs_runs(_champion),
+    ),
+    Checkpoint(
+        "serving.release",
+        5,
+        "serving manifests reference that digest and version",
+        ("spec", "evidence file", "mlflow"),
+        _needs_runs(_released),
+    ),
+    Checkpoint("slos.declared", 5, "SLOs declared", ("spec",), _slos),
+)
+
+
+def for_stage(stage: int) -> list[Checkpoint]:
+    """The entry criteria of ``stage``."""
+    return [checkpoint for checkpoint in CHECKPOINTS if checkpoint.stage == stage]

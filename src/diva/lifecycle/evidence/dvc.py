@@ -1,0 +1,169 @@
+"""DVC evidence: which paths are tracked, their content hash, and whether they are pushed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from diva.lifecycle.evidence import UnreachableError
+
+
+def _load_yaml(path: Path) -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(path) if path.is_file() else None
+
+
+def tracked_hash(root: Path, data_path: str) -> str | None:
+    """The md5 DVC recorded for ``data_path`` in its ``.dvc`` file, or None."""
+    document = _load_yaml(root / f"{data_path}.dvc") or {}
+    for out in document.get("outs") or []:
+        if str(out.get("path", "")).rstrip("/") == Path(data_path).name:
+            return str(out.get("md5") or out.get("hash") or "") or None
+    return None
+
+
+def lock_hashes(root: Path) -> dict[str, str]:
+    """Path -> md5 of every dependency recorded in dvc.lock (what the pipeline ran on)."""
+    document = _load_yaml(root / "dvc.lock") or {}
+    hashes: dict[str, str] = {}
+    for stage in (document.get("stages") or {}).values():
+        for dep in stage.get("deps") or []:
+            if dep.get("md5"):
+                hashes[str(dep["path"]).rstrip("/")] = str(dep["md5"])
+    return hashes
+
+
+def _dvc() -> list[str]:
+    local = Path(sys.executable).parent / "dvc"
+    if local.exists():
+        return [str(local)]
+    found = shutil.which("dvc")
+    if found is None:
+        raise UnreachableError("dvc is not installed, so the remote cannot be checked")
+    return [found]
+
+
+#: How long one DVC command may take before the remote counts as unreachable.
+DVC_TIMEOUT = 300
+#: How long the remote's HTTP server may take to answer a probe.
+PROBE_TIMEOUT = 10
+#: DVC's warning when an object is neither in the cache nor on the remote; for a
+#: directory whose manifest (``.dir``) is missing it is the only sign: the JSON is ``{}``.
+_MISSING_WARNING = "do not exist neither locally nor on remote"
+
+
+def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}  # a read-only check does not phone home
+    try:
+        result = subprocess.run(
+            [*_dvc(), *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=DVC_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as err:
+        raise UnreachableError(f"dvc {args[0]} gave no answer in {DVC_TIMEOUT} s") from err
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+        reason = " ".join(errors) or result.stderr.strip()
+        raise UnreachableError(f"dvc {' '.join(args[:2])} failed: {reason[-300:]}")
+    return result
+
+
+def pushed(root: Path, data_path: str) -> bool:
+    """Whether the default remote holds every object of ``data_path``.
+
+    ``dvc status --cloud --json`` names the objects that differ between the local cache
+    and the remote: ``new`` (only in the cache) and ``missing`` (in neither) are not
+    pushed; ``deleted`` (only on the remote, as in a fresh clone in CI) is. ``{}`` means
+    "in sync" only when DVC had something to compare: it also prints ``{}`` when a
+    directory's manifest is in neither place (with a warning: not pushed) and, without a
+    cache, when it cannot reach the remote at all (silently: unreachable). Before saying
+    "not pushed", the remote is asked whether it answers (DVC takes an HTTP remote that
+    does not answer for an empty one).
+    """
+    result = _run(root, "status", "--cloud", "--json", f"{data_path}.dvc")
+    try:
+        status = json.loads(result.stdout or "{}")
+    except ValueError as err:
+        raise UnreachableError(f"dvc status --cloud gave no JSON: {result.stdout[:200]}") from err
+    if not isinstance(status, dict):
+        raise UnreachableError(f"dvc status --cloud gave no JSON object: {result.stdout[:200]}")
+    missing = _MISSING_WARNING in " ".join(result.stderr.split())
+    if missing or any(state != "deleted" for state in status.values()):
+        _probe_remote(_config(root))
+        return False
+    if status or _cached(root, tracked_hash(root, data_path), None):
+        return True
+    config = _config(root)
+    if _cached(root, tracked_hash(root, data_path), config.get("cache.dir")):
+        return True
+    raise UnreachableError(
+        f"dvc status --cloud compared nothing: {data_path} is not in the cache and DVC could "
+        f"not read it from {_remote(config)} (is it reachable, is its DVC plugin installed?)"
+    )
+
+
+def _config(root: Path) -> dict[str, str]:
+    """DVC's configuration, every level merged: ``section.key`` -> value."""
+    lines = _run(root, "config", "--list").stdout.splitlines()
+    return dict(line.partition("=")[::2] for line in lines)
+
+
+def _cached(root: Path, md5: str | None, cache_dir: str | None) -> bool:
+    """Whether the local cache holds the object ``md5`` (DVC 3's layout, or DVC 2's)."""
+    if not md5:
+        return False
+    cache = root / ".dvc" / (cache_dir or "cache")  # a relative cache.dir is from .dvc/
+    name = Path(md5[:2], md5[2:])
+    return (cache / "files" / "md5" / name).is_file() or (cache / name).is_file()
+
+
+def _remote(config: dict[str, str]) -> str:
+    """The default remote, named with its URL (without credentials)."""
+    name = config.get("core.remote", "")
+    return f"the DVC remote {name!r} at {_shown(config.get(f'remote.{name}.url', ''))}"
+
+
+def _shown(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if not parts.netloc:
+        return url
+    hostname = f"[{parts.hostname}]" if ":" in str(parts.hostname) else str(parts.hostname)
+    host = f"{hostname}:{parts.port}" if parts.port else hostname
+    return parts._replace(netloc=host).geturl()
+
+
+def _probe_remote(config: dict[str, str]) -> None:
+    """Raise :class:`UnreachableError` when the default remote is an HTTP(S) server that
+    does not answer (DVC reports its objects as missing). A local folder that does not
+    exist yet is an empty remote; other kinds fail in DVC itself when unreachable."""
+    name = config.get("core.remote", "")
+    url = _shown(config.get(f"remote.{name}.url", ""))  # asked without credentials
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        return
+    request = urllib.request.Request(url, method="HEAD")  # noqa: S310 (http or https)
+    try:
+        urllib.request.urlopen(request, timeout=PROBE_TIMEOUT).close()  # noqa: S310
+    except urllib.error.HTTPError:
+        return  # it answered
+    except ValueError:  # not a URL urllib can ask; DVC's verdict stands
+        return
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise UnreachableError(
+            f"{_remote(config)} does not answer ({reason}), "
+            "so whether the data is pushed cannot be told"
+        ) from err

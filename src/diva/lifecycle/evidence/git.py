@@ -1,0 +1,127 @@
+"""Git evidence: the spec at any commit, and the history of its ``stage`` field."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from diva.compiler.source import load_bytes
+from diva.errors import DivaError
+from diva.lifecycle.evidence import UnreachableError
+from diva.stages import parse_stage
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """A commit on the main line where the spec's stage took a new value."""
+
+    commit: str
+    date: str
+    author: str
+    before: int | None
+    after: int
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=False
+        )
+    except OSError as err:
+        raise UnreachableError(f"git is not available: {err}") from err
+    if result.returncode != 0:
+        raise UnreachableError(f"git {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def spec_bytes_at(root: Path, ref: str, spec: str = "diva.yaml") -> bytes | None:
+    """The spec file at ``ref``, or None when it did not exist there."""
+    prefix = _git(root, "rev-parse", "--show-prefix").strip()
+    try:
+        result = subprocess.run(
+            ["git", "show", f"{ref}:{prefix}{spec}"], cwd=root, capture_output=True, check=False
+        )
+    except OSError as err:
+        raise UnreachableError(f"git is not available: {err}") from err
+    if result.returncode != 0:
+        _git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")  # unknown ref -> UnreachableError
+        return None
+    return result.stdout
+
+
+def stage_of(raw: bytes | None) -> int | None:
+    """The stage a spec text declares, or None when it has none that can be read."""
+    if raw is None:
+        return None
+    try:
+        return parse_stage(load_bytes(raw).data.get("stage")).number
+    except (DivaError, ValueError):
+        return None
+
+
+def stage_history(root: Path, ref: str = "HEAD", spec: str = "diva.yaml") -> list[StageChange]:
+    """Every change of the stage along the first-parent line of ``ref``, oldest first."""
+    log = _git(
+        root, "log", "--first-parent", "--reverse", "--format=%H%x1f%aI%x1f%an", ref, "--", spec
+    )
+    entries = [line.split("\x1f") for line in log.splitlines()]
+    prefix = _git(root, "rev-parse", "--show-prefix").strip()
+    texts = _blobs(root, [f"{commit}:{prefix}{spec}" for commit, _, _ in entries])
+    stages: dict[bytes | None, int | None] = {}  # many commits share a spec text's stage
+    changes: list[StageChange] = []
+    current: int | None = None
+    for (commit, date, author), raw in zip(entries, texts, strict=True):
+        if raw not in stages:
+            stages[raw] = stage_of(raw)
+        after = stages[raw]
+        if after is None or after == current:
+            continue
+        changes.append(StageChange(commit, date, author, current, after))
+        current = after
+    return changes
+
+
+def _blobs(root: Path, objects: list[str]) -> list[bytes | None]:
+    """The contents of ``COMMIT:PATH`` objects through one ``git cat-file --batch``
+    (None where the path did not exist): one process, however long the history."""
+    if not objects:
+        return []
+    try:
+        result = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=root,
+            input="".join(f"{name}\n" for name in objects).encode("utf-8"),
+            capture_output=True,
+            check=False,
+        )
+    except OSError as err:
+        raise UnreachableError(f"git is not available: {err}") from err
+    if result.returncode != 0:
+        raise UnreachableError(f"git cat-file: {result.stderr.decode(errors='replace').strip()}")
+    return list(_batch_answers(result.stdout, len(objects)))
+
+
+def _batch_answers(output: bytes, count: int) -> Iterator[bytes | None]:
+    """Parse ``git cat-file --batch`` output: ``<oid> <type> <size>\n<content>\n`` per
+    object, or ``<name> missing\n``."""
+    position = 0
+    for _ in range(count):
+        end = output.index(b"\n", position)
+        header = output[position:end].split(b" ")
+        position = end + 1
+        if header[-1] == b"missing" or len(header) != 3:
+            yield None
+            continue
+        size = int(header[2])
+        yield output[position : position + size]
+        position += size + 1
+
+
+def cycles(history: list[StageChange]) -> dict[int, int]:
+    """How many times each stage was entered (each entry is one cycle of that stage)."""
+    counts: dict[int, int] = {}
+    for change in history:
+        counts[change.after] = counts.get(change.after, 0) + 1
+    return counts

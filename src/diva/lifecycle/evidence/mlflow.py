@@ -1,0 +1,129 @@
+"""MLflow evidence: the project's runs with diva's lineage tags, model versions, aliases."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from diva.lifecycle.evidence import UnreachableError
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    tags: dict[str, str]
+    metrics: dict[str, float]
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def _missing(err: Exception) -> bool:
+    """Whether MLflow answered that the thing asked for does not exist."""
+    code = str(getattr(err, "error_code", ""))
+    return code == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(err).lower()
+
+
+#: MLflow retries a silent server for minutes by default; the gate has better things to do.
+_QUICK_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+
+
+def resolve_uri(root: Path, uri: str) -> str:
+    """Relative SQLite stores are relative to the project root."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return f"sqlite:///{root / uri.removeprefix('sqlite:///')}"
+    return uri
+
+
+class Mlflow:
+    """A read-only view of the tracking server or embedded store."""
+
+    kind = "live MLflow"
+
+    def __init__(self, root: Path, tracking_uri: str) -> None:
+        self.uri = resolve_uri(root, tracking_uri)
+        if self.uri.startswith("sqlite:///"):
+            database = Path(self.uri.removeprefix("sqlite:///"))
+            if not database.is_file():
+                raise UnreachableError(f"no MLflow store at {database}")
+        try:
+            from mlflow.tracking import MlflowClient
+        except ImportError as err:
+            raise UnreachableError("mlflow is not installed") from err
+        self._client: Any = MlflowClient(tracking_uri=self.uri)
+        if self.uri.startswith(("http://", "https://", "databricks")):
+            self._probe()
+
+    def _probe(self) -> None:
+        """Ask a tracking server once, briefly: a server that does not answer is
+        unreachable evidence, not a store to claim re-verification against."""
+        for name, value in _QUICK_HTTP.items():
+            os.environ.setdefault(name, value)
+        try:
+            self._client.search_experiments(max_results=1)
+        except Exception as err:
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+
+    def runs(self, project: str) -> list[Run]:
+        """Every run tagged with ``diva.project`` = ``project``."""
+        try:
+            experiments = self._client.search_experiments()
+            ids = [experiment.experiment_id for experiment in experiments]
+            found = self._client.search_runs(ids, f"tags.`diva.project` = '{project}'")
+        except Exception as err:
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+        return [
+            Run(run.info.run_id, dict(run.data.tags), dict(run.data.metrics), dict(run.data.params))
+            for run in found
+        ]
+
+    def version_of_run(self, model: str, run_id: str) -> str | None:
+        try:
+            versions = self._client.search_model_versions(f"name='{model}'")
+        except Exception as err:
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+        return next((str(v.version) for v in versions if v.run_id == run_id), None)
+
+    def alias(self, model: str, alias: str) -> str | None:
+        """The version that carries ``alias``, or None."""
+        try:
+            return str(self._client.get_model_version_by_alias(model, alias).version)
+        except Exception as err:
+            if _missing(err):
+                return None
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+
+    def run_of_version(self, model: str, version: str) -> str | None:
+        """The run that registered ``version`` of ``model``; None when there is no such
+        version (an empty string when it was registered from no run)."""
+        try:
+            return str(self._client.get_model_version(model, version).run_id or "")
+        except Exception as err:
+            if _missing(err):
+                return None
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+
+    def run(self, run_id: str) -> Run | None:
+        """The run with this id, or None."""
+        try:
+            found = self._client.get_run(run_id)
+        except Exception as err:
+            if _missing(err):
+                return None
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+        data = found.data
+        return Run(found.info.run_id, dict(data.tags), dict(data.metrics), dict(data.params))
+
+    def download_model(self, name: str, version: str, destination: Path) -> Path:
+        """Download registered model ``name`` version ``version`` into
+        ``destination``; the downloaded model folder (with its MLmodel file)."""
+        import mlflow.artifacts
+
+        try:
+            source = self._client.get_model_version_download_uri(name, version)
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=str(destination), tracking_uri=self.uri
+            )
+        except Exception as err:
+            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+        return Path(path)

@@ -1,0 +1,1 @@
+"""Changes proposed by pull request: a promotion, a release pin, MLflow alias moves."""

@@ -1,0 +1,115 @@
+"""A monitoring run as JSON (for machines) and Markdown (for pull request and issue
+bodies, and the workflow's step summary). The HTML report is :mod:`diva.monitor.html`."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from diva.monitor.run import MonitorReport
+
+FILES = ("report.json", "report.md", "report.html")
+
+
+def as_dict(report: MonitorReport) -> dict[str, Any]:
+    document = asdict(report)
+    document["healthy"] = report.verdict.healthy
+    document["proposal"] = (
+        {"alias": report.verdict.proposal.alias, "version": report.verdict.proposal.version}
+        if report.verdict.proposal
+        else None
+    )
+    return document
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: such a value (a metric on degenerate data) is null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def as_json(report: MonitorReport) -> str:
+    return json.dumps(_finite(as_dict(report)), indent=2, allow_nan=False) + "\n"
+
+
+def _cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4g}"
+
+
+def headline(report: MonitorReport) -> str:
+    state = "healthy" if report.verdict.healthy else "UNHEALTHY"
+    proposal = report.verdict.proposal
+    proposed = (
+        f"; proposes {proposal.alias} (version {proposal.version}) for production"
+        if proposal
+        else ""
+    )
+    return f"{report.project}: {state}, champion version {report.champion.version}{proposed}"
+
+
+def as_markdown(report: MonitorReport) -> str:
+    versions = [report.champion, *report.challengers]
+    header = " | ".join(f"{item.alias} (v{item.version})" for item in versions)
+    lines = [
+        f"## diva monitor: {headline(report)}",
+        "",
+        f"{report.rows} rows of `{report.current}`; drift measured against "
+        f"`{report.reference}`; margin {report.margin:g}.",
+        "",
+        f"| metric | goal | {header} |",
+        "|---|---|" + "---|" * len(versions),
+    ]
+    for objective in report.objectives:
+        cells = " | ".join(_cell(item.metrics[objective.metric]) for item in versions)
+        lines.append(f"| {objective.metric} | {objective.goal} | {cells} |")
+    lines += ["", "| feature | method | value | threshold | drifted |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {item.feature} | {item.method} | {item.value:.4f} | {item.threshold:g} | "
+        f"{'**yes**' if item.drifted else 'no'} |"
+        for item in report.drift
+    ]
+    if report.slos:
+        lines += ["", "| SLO | objective | observed | status |", "|---|---|---|---|"]
+        lines += [
+            f"| {item.name} | {item.objective:g} | {_cell(item.observed)} | {item.status} |"
+            for item in report.slos
+        ]
+    if report.missing:
+        lines += ["", f"No version carries the alias: {', '.join(report.missing)}."]
+    if report.verdict.reasons:
+        lines += ["", *[f"* {reason}" for reason in report.verdict.reasons]]
+    return "\n".join(lines) + "\n"
+
+
+def write(report: MonitorReport, folder: Path) -> list[Path]:
+    """Write the three reports into ``folder``; returns their paths."""
+    from diva.compiler.writer import write_text_atomic
+    from diva.monitor.html import as_html
+
+    folder.mkdir(parents=True, exist_ok=True)
+    texts = (as_json(report), as_markdown(report), as_html(report))
+    paths = [folder / name for name in FILES]
+    for path, text in zip(paths, texts, strict=True):
+        write_text_atomic(path, text)
+    return paths
+
+
+def attach(report: MonitorReport, folder: Path, root: Path) -> None:
+    """Log the written reports as artifacts of the monitoring run."""
+    if report.run_id is None:
+        return
+    from mlflow.tracking import MlflowClient
+
+    from diva import runtime
+
+    uri = runtime.context(["--dataset", report.current], root=root).tracking_uri()
+    for name in FILES:
+        MlflowClient(tracking_uri=uri).log_artifact(report.run_id, str(folder / name), "monitor")
