@@ -1,6 +1,9 @@
-"""Where things live in a compiled project, relative to its root (docs/compile.md).
+"""Names shared by the generated files, the runtime, the images and the gate.
 
-A module of its own, without imports, so that :mod:`diva.runtime` stays light.
+Where things live in a compiled project (relative to its root, docs/compile.md), and the
+environment variables and broker kinds that generated files and :mod:`diva.runtime` agree
+on. A module of its own, without imports, so that every layer may use it and
+:mod:`diva.runtime` stays light.
 """
 
 from __future__ import annotations
@@ -32,3 +35,13 @@ REQUIREMENTS_FILE = "requirements.txt"
 DEPLOY_DIR = "deploy"
 #: The model-as-dependency pattern's Python package of the model.
 PACKAGE_DIR = f"{DEPLOY_DIR}/package"
+
+#: Environment variable `diva train` sets to the digest of the training image.
+IMAGE_DIGEST_ENV = "DIVA_IMAGE_DIGEST"
+#: Environment variable the generated Dockerfiles set to their base image reference.
+BASE_IMAGE_ENV = "DIVA_BASE_IMAGE"
+#: Environment variable that points at the project root (else: searched upwards).
+ROOT_ENV = "DIVA_PROJECT_ROOT"
+#: The broker kinds ``diva consume`` reads (``serving.broker.kind`` may name others; the
+#: validation refuses them where a consumer is generated).
+BROKER_KINDS = ("redis",)

@@ -16,6 +16,8 @@ from pathlib import Path
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+#: diva compile refused to overwrite a file edited by hand or not made by diva.
+EXIT_CONFLICT = 3
 #: A tool or service the command needs is unavailable or refused: the Docker engine, a
 #: base image, the image registry, MLflow (3 is taken by compile conflicts).
 EXIT_UNAVAILABLE = 4
@@ -87,6 +89,13 @@ class SpecError(DivaError):
     def __init__(self, issues: list[Issue]) -> None:
         self.issues = sorted(issues, key=Issue.sort_key)
         super().__init__("\n".join(issue.render() for issue in self.issues))
+
+
+class UnavailableError(DivaError):
+    """A tool or service the command needs is unavailable or refused (exit 4): the Docker
+    engine, a base image, the image registry, MLflow, an optional package, a lock."""
+
+    exit_code = EXIT_UNAVAILABLE
 
 
 class UsageError(DivaError):

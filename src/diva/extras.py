@@ -11,13 +11,11 @@ import importlib.util
 import sys
 from collections.abc import Mapping
 
-from diva.errors import EXIT_UNAVAILABLE, DivaError
+from diva.errors import UnavailableError
 
 
-class ToolsMissing(DivaError):  # noqa: N818 - reads as what happened
+class ToolsMissing(UnavailableError):  # noqa: N818 - reads as what happened
     """The Python running diva lacks a package the command needs."""
-
-    exit_code = EXIT_UNAVAILABLE
 
 
 def require(command: str, extra: str, modules: Mapping[str, str]) -> None:

@@ -17,7 +17,7 @@ from diva.compiler.source import load_bytes
 from diva.compiler.validate import validate_document
 from diva.errors import UsageError
 from diva.lifecycle.gate import evaluate
-from diva.lifecycle.releases import Pinned, pin, pin_text, resolve
+from diva.lifecycle.proposals.pin import Pinned, pin, pin_text, resolve
 from tests.conftest import RunDiva
 from tests.docker_harness import free_port
 from tests.unit.test_gate import SPEC, at_stage, commit_spec, git, init_repo

@@ -96,8 +96,8 @@ def consume(
     after the request in hand on SIGTERM. Exit 0 stopped, 2 usage error (an
     unsupported broker kind), 4 the broker or the scoring server is unavailable.
     """
-    from diva.runtime.consumer import Settings
     from diva.runtime.consumer import consume as run
+    from diva.runtime.consumer.broker import Settings
 
     settings = Settings(
         kind=broker_kind,

@@ -68,21 +68,22 @@ def monitor(
 
     require("diva monitor", "monitor", MODULES)
     from diva.compiler.validate import load_spec
-    from diva.monitor import report as reports
+    from diva.monitor import publish
+    from diva.monitor.report import as_markdown
     from diva.monitor.run import monitor as run_monitor
 
     root, name = project_root(spec)
     result = run_monitor(root, load_spec(root / name), current, slo_file)
-    click.echo(reports.as_markdown(result))
+    click.echo(as_markdown(result))
     if propose and result.verdict.proposal is not None:
         _propose(root, name, int(result.verdict.proposal.version), remote)
-    for path in reports.write(result, out):
+    for path in publish.write(result, out):
         click.echo(f"wrote {path}")
-    reports.attach(result, out, root)
+    publish.attach(result, out, root)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with Path(summary).open("a", encoding="utf-8") as stream:
-            stream.write(reports.as_markdown(result))
+            stream.write(as_markdown(result))
     sys.exit(EXIT_OK if result.verdict.healthy else EXIT_INVALID)
 
 

@@ -76,20 +76,22 @@ def pin(
     checks: version registered, targets met, image served), and the pull request is
     opened with `gh` — refused (exit 1, nothing committed) when the gate fails.
     """
+    from diva.compiler.pipeline import load_project
     from diva.errors import UsageError
+    from diva.lifecycle.proposals.pin import branch_name, resolve
+    from diva.lifecycle.proposals.pin import pin as run_pin
     from diva.lifecycle.proposals.pull_request import (
         GateRefused,
         Proposal,
         current_branch,
         next_steps,
     )
-    from diva.lifecycle.releases import branch_name, checked_environment, load, resolve
-    from diva.lifecycle.releases import pin as run_pin
+    from diva.lifecycle.releases import checked_environment
 
     if (draft or base) and not pr:
         raise UsageError("--draft and --base go with --pr")
     root, name = _root(spec)
-    _, project = load(root, name)
+    _, project = load_project(root, name)
     pinned = resolve(
         root, project, checked_environment(project, environment), model_version, digest
     )
@@ -126,7 +128,7 @@ def alias(environments: tuple[str, ...], spec: Path) -> None:
     other one an alias of its own name. Without ENVIRONMENT: every environment that
     pins a release. Every version is checked before any alias moves.
     """
-    from diva.lifecycle.releases import move_aliases
+    from diva.lifecycle.proposals.aliases import move_aliases
 
     root, name = _root(spec)
     moved = move_aliases(root, name, list(environments))

@@ -16,16 +16,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from diva.errors import EXIT_UNAVAILABLE, DivaError, WriteError
+from diva.errors import DivaError, UnavailableError, WriteError
 
 #: How long a compile waits for another one writing the same folder, in seconds.
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 
-class BusyError(DivaError):
+class BusyError(UnavailableError):
     """Another diva compile kept writing the output folder for longer than the timeout."""
-
-    exit_code = EXIT_UNAVAILABLE
 
     def __init__(self, root: Path, timeout: float) -> None:
         super().__init__(

@@ -8,12 +8,21 @@ from pathlib import Path
 
 from diva import __version__
 from diva.compiler.backends import emit_all
-from diva.compiler.ir import build
+from diva.compiler.ir import Project, build
 from diva.compiler.render import Artifact
 from diva.compiler.source import read_spec
-from diva.compiler.validate import validate_document
+from diva.compiler.spec.model import Spec
+from diva.compiler.validate import load_spec, validate_document
 from diva.compiler.writer import Plan, plan
 from diva.errors import UsageError
+
+
+def load_project(root: Path, spec_file: str) -> tuple[Spec, Project]:
+    """The validated spec ``root/spec_file`` and its normalized project (SpecError when
+    invalid, UsageError when unreadable): the one way commands load a project."""
+    path = root / spec_file
+    spec = load_spec(path)
+    return spec, build(spec, path.read_bytes(), spec_file)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from diva.compiler.source import Document, PathKey
 from diva.compiler.spec.model import Spec
+from diva.contract import BROKER_KINDS as SUPPORTED_KINDS
 from diva.contract import PIPELINE_DIRS
 from diva.errors import Issue, did_you_mean
-from diva.runtime.consumer import SUPPORTED_KINDS
 from diva.stages import stage
 
 Check = Callable[[Spec, Document], Iterator[Issue]]

@@ -42,9 +42,8 @@ from typing import Literal
 from diva.compiler.folderlock import exclusive
 from diva.compiler.render import Artifact
 from diva.contract import LOCK_FILE
-from diva.errors import DivaError, WriteError
+from diva.errors import EXIT_CONFLICT, DivaError, WriteError
 
-EXIT_CONFLICT = 3
 #: Why a leftover temporary file is deleted (also how the report shows it).
 LEFTOVER = "left behind by an interrupted diva compile"
 #: ``.NAME.XXXXXXXX.tmp``: the temporary files of :func:`_stage_file` (mkstemp's names).

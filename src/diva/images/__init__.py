@@ -9,13 +9,11 @@ the training image (:mod:`~diva.images.train`) and probes a serving container
 
 from __future__ import annotations
 
-from diva.errors import EXIT_UNAVAILABLE, DivaError
+from diva.errors import UnavailableError
 
 
-class ImageError(DivaError):
+class ImageError(UnavailableError):
     """Building, pushing or running an image failed for a reason the user can fix."""
-
-    exit_code = EXIT_UNAVAILABLE
 
 
 class EngineError(ImageError):

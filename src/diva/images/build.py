@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from diva.compiler.backends import docker
-from diva.compiler.ir import Project, build
-from diva.compiler.validate import load_spec
+from diva.compiler.ir import Project
+from diva.compiler.pipeline import load_project
 from diva.contract import REQUIREMENTS_FILE, SERVING_MODEL_DIR
 from diva.errors import UsageError
 from diva.images import ImageError, RegistryError
 from diva.images.engine import Engine, Progress
 from diva.lifecycle.evidence import UnreachableError, record
+from diva.lifecycle.evidence.mlflow import Mlflow
+from diva.lifecycle.evidence.registry import manifest_digest
 
 KINDS = {"train": docker.TRAIN_DOCKERFILE, "serve": docker.SERVE_DOCKERFILE}
 FIRST_STAGES = {"train": 3, "serve": 4}
@@ -42,12 +44,6 @@ class Built:
     digest: str | None = None
     #: The MLflow model version a serving image packages.
     model_version: str | None = None
-
-
-def load_project(root: Path, spec_name: str) -> Project:
-    spec_path = root / spec_name
-    spec = load_spec(spec_path)
-    return build(spec, spec_path.read_bytes(), spec_name)
 
 
 def _dockerfile(root: Path, project: Project, kind: str) -> Path:
@@ -98,7 +94,7 @@ def build_image(
     say: Callable[[str], None] = print,
 ) -> Built:
     """Build the ``kind`` image of the project at ``root``; push and record it."""
-    project = load_project(root, spec_name)
+    _, project = load_project(root, spec_name)
     dockerfile = _dockerfile(root, project, kind)
     if push and project.image_registry is None:
         raise UsageError("--push needs platform.image_registry in the spec")
@@ -132,7 +128,6 @@ def build_image(
 def _push(
     root: Path, engine: Engine, built: Built, progress: Progress, say: Callable[[str], None]
 ) -> Built:
-    from diva.lifecycle.evidence.registry import manifest_digest
 
     say(f"pushing {built.reference}")
     reported = engine.push(built.reference, progress)
@@ -168,7 +163,6 @@ def fetch_model(
 ) -> str:
     """Download the chosen registered version into ``target_dir`` (relative to
     ``root``; the serving image's ``.diva/serve/model`` by default); its number."""
-    from diva.lifecycle.evidence.mlflow import Mlflow
 
     assert project.model is not None
     name = project.model.registered_name

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from diva.compiler.backends import package
 from diva.compiler.ir import Project
+from diva.compiler.pipeline import load_project
 from diva.contract import PACKAGE_DIR
-from diva.errors import EXIT_UNAVAILABLE, DivaError, UsageError
-from diva.images.build import fetch_model, load_project
+from diva.errors import UnavailableError, UsageError
+from diva.images.build import fetch_model
 from diva.images.engine import Progress, stream
 
 #: How long a wheel build may take: pip installs hatchling into an isolated build env.
@@ -31,10 +32,8 @@ TIMEOUT = 600
 _TAIL = 12  # lines of pip's output an error message quotes
 
 
-class PackageError(DivaError):
+class PackageError(UnavailableError):
     """The wheel could not be built (pip failed, or is missing)."""
-
-    exit_code = EXIT_UNAVAILABLE
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ def build_package(
     """Fetch the model version into the compiled package and build its wheel into
     ``out`` (default ``deploy/package/dist``); the wheel and the version."""
     check_options(model_version, alias)
-    project = load_project(root, spec_name)
+    _, project = load_project(root, spec_name)
     compiled = _compiled(root, project)
     declared = _declared(project)
     wanted = model_version or (None if alias or declared == 0 else str(declared))

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from diva.compiler.pipeline import load_project
+from diva.contract import IMAGE_DIGEST_ENV, ROOT_ENV
 from diva.errors import DivaError, UsageError
-from diva.images.build import default_tag, load_project
+from diva.images.build import default_tag
 from diva.images.engine import Engine, Progress
-from diva.runtime import IMAGE_DIGEST_ENV, ROOT_ENV
 
 
 class PipelineError(DivaError):
@@ -74,7 +75,7 @@ def run_training(
 ) -> str:
     """Run ``dvc repro`` of the large datasets in the training image; the digest the
     runs were tagged with."""
-    project = load_project(root, spec_name)
+    _, project = load_project(root, spec_name)
     targets: Sequence[str] = [f"evaluate-{d.name}" for d in project.large_datasets]
     if not targets:
         raise UsageError("no large dataset in the pipeline: the training image runs stage 3+")

@@ -1,7 +1,7 @@
-"""The DIVA checkpoints as data: the entry criteria of each stage and how each is judged.
+"""How each DIVA entry criterion is judged: :data:`diva.stages.CRITERIA` with evaluators.
 
-Each :class:`Checkpoint` names the stage it guards, the methodology's wording, the
-evidence it needs and a small evaluator returning a :class:`Verdict`. Evaluators never
+Each :class:`Checkpoint` is a criterion (the stage it guards, the methodology's wording,
+the evidence it needs) and a small evaluator returning a :class:`Verdict`. Evaluators never
 guess: a source that cannot be read gives ``unreachable``, which fails the gate.
 """
 
@@ -14,13 +14,16 @@ from typing import Literal, Protocol
 
 from diva.compiler.ir import Dataset, Project, Target
 from diva.compiler.spec.model import Spec
-from diva.lifecycle.evidence import UnreachableError
+from diva.lifecycle.evidence import UnreachableError, record
 from diva.lifecycle.evidence import dvc as dvc_evidence
 from diva.lifecycle.evidence.mlflow import Run
-from diva.lifecycle.releases import alias_for, production, recorded_serving
+from diva.lifecycle.evidence.record import recorded_serving
+from diva.lifecycle.evidence.registry import manifest_digest
+from diva.lifecycle.releases import alias_for, production
+from diva.stages import CRITERIA, DEFAULT_MIN_RUNS
+from diva.stages import stage as stage_of
 
 Status = Literal["pass", "fail", "unreachable"]
-DEFAULT_MIN_RUNS = 2
 
 
 @dataclass(frozen=True)
@@ -242,8 +245,6 @@ def _candidate(ctx: Context) -> Verdict:
 
 def budget(stage: int) -> Evaluate:
     """The cycle-budget check of ``stage`` (by its key in ``plan.cycles``)."""
-    from diva.stages import stage as stage_of
-
     return _budget(stage, stage_of(stage).key)
 
 
@@ -277,7 +278,6 @@ def _champion(ctx: Context) -> Verdict:
 
 def _image(ctx: Context) -> Verdict:
     """The serving image recorded in the evidence file is what the registry serves."""
-    from diva.lifecycle.evidence.registry import manifest_digest
 
     image = recorded_serving(ctx.root)
     if not image:
@@ -296,7 +296,6 @@ def _image(ctx: Context) -> Verdict:
 
 def _smoke(ctx: Context) -> Verdict:
     """`diva smoke` passed against the recorded serving image (same digest)."""
-    from diva.lifecycle.evidence import record
 
     recorded = record.read(ctx.root)
     document = recorded.document if recorded else {}
@@ -336,72 +335,33 @@ def _released(ctx: Context) -> Verdict:
     return _ok(not problems, detail, f"{environment} " + "; ".join(problems))
 
 
-CHECKPOINTS: tuple[Checkpoint, ...] = (
-    Checkpoint("idea.problem", 1, "problem and intent stated", ("spec",), _problem),
-    Checkpoint("idea.effect", 1, "expected effect stated", ("spec",), _effect),
-    Checkpoint("idea.value", 1, "value for researchers and users stated", ("spec",), _value),
-    Checkpoint("idea.data", 1, "input and output data types declared", ("spec",), _data_types),
-    Checkpoint("plan.summary", 2, "research plan stated", ("spec",), _summary),
-    Checkpoint("plan.references", 2, "at least one reference", ("spec",), _references),
-    Checkpoint("plan.pinned", 2, "existing datasets pin a version", ("spec",), _pinned),
-    Checkpoint(
-        "data.small", 3, "a small dataset is registered in DVC", ("dvc",), _registered("small")
-    ),
-    Checkpoint(
-        "runs.small",
-        3,
-        "an MLflow run on the small dataset",
-        ("mlflow", "dvc"),
-        _has_runs("small", 1, in_image=False),
-    ),
-    Checkpoint(
-        "targets.small", 3, "small-scale targets met", ("mlflow", "dvc"), _targets_met("small")
-    ),
-    Checkpoint("cycles.small", 3, "cycle budget of stage 2 kept", ("git",), _budget(2, "small")),
-    Checkpoint(
-        "data.large", 4, "a large dataset is registered in DVC", ("dvc",), _registered("large")
-    ),
-    Checkpoint(
-        "runs.large",
-        4,
-        f"{DEFAULT_MIN_RUNS} runs in the standardized image on the large dataset",
-        ("mlflow", "dvc"),
-        _has_runs("large", DEFAULT_MIN_RUNS, in_image=True),
-    ),
-    Checkpoint(
-        "targets.large",
-        4,
-        "the best run meets every target",
-        ("mlflow", "dvc"),
-        _targets_met("large"),
-    ),
-    Checkpoint(
-        "model.candidate",
-        4,
-        "its model version has alias candidate",
-        ("mlflow",),
-        _needs_runs(_candidate),
-    ),
-    Checkpoint("cycles.large", 4, "cycle budget of stage 3 kept", ("git",), _budget(3, "large")),
-    Checkpoint("image.serving", 5, "serving image pushed, digest recorded", ("registry",), _image),
-    Checkpoint(
-        "image.smoke", 5, "a smoke test of the serving image passed", ("evidence file",), _smoke
-    ),
-    Checkpoint(
-        "model.champion",
-        5,
-        "a model version has alias champion",
-        ("mlflow",),
-        _needs_runs(_champion),
-    ),
-    Checkpoint(
-        "serving.release",
-        5,
-        "serving manifests reference that digest and version",
-        ("spec", "evidence file", "mlflow"),
-        _needs_runs(_released),
-    ),
-    Checkpoint("slos.declared", 5, "SLOs declared", ("spec",), _slos),
+EVALUATORS: dict[str, Evaluate] = {
+    "idea.problem": _problem,
+    "idea.effect": _effect,
+    "idea.value": _value,
+    "idea.data": _data_types,
+    "plan.summary": _summary,
+    "plan.references": _references,
+    "plan.pinned": _pinned,
+    "data.small": _registered("small"),
+    "runs.small": _has_runs("small", 1, in_image=False),
+    "targets.small": _targets_met("small"),
+    "cycles.small": _budget(2, "small"),
+    "data.large": _registered("large"),
+    "runs.large": _has_runs("large", DEFAULT_MIN_RUNS, in_image=True),
+    "targets.large": _targets_met("large"),
+    "model.candidate": _needs_runs(_candidate),
+    "cycles.large": _budget(3, "large"),
+    "image.serving": _image,
+    "image.smoke": _smoke,
+    "model.champion": _needs_runs(_champion),
+    "serving.release": _needs_runs(_released),
+    "slos.declared": _slos,
+}
+
+#: The criteria of :data:`diva.stages.CRITERIA`, each with its evaluator.
+CHECKPOINTS: tuple[Checkpoint, ...] = tuple(
+    Checkpoint(c.id, c.stage, c.wording, c.evidence, EVALUATORS[c.id]) for c in CRITERIA
 )
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from diva.compiler.ir import build
+from diva.compiler.pipeline import Job, plan_job
 from diva.compiler.source import load_bytes
 from diva.compiler.validate import validate_document
 from diva.contract import LOCK_FILE
@@ -162,7 +163,6 @@ def _release_rows(context: Context, environments: list[str]) -> list[Row]:
 
 
 def _drift(root: Path, spec_file: str) -> Row:
-    from diva.compiler.pipeline import Job, plan_job
 
     plan = plan_job(Job(root / spec_file, root))
     if plan.drifted:

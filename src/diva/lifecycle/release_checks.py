@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from diva.compiler.ir import Release
 from diva.lifecycle.checkpoints import Context, Verdict, missed_targets
 from diva.lifecycle.evidence import UnreachableError, record
-from diva.lifecycle.releases import recorded_serving
+from diva.lifecycle.evidence.record import recorded_serving
+from diva.lifecycle.evidence.registry import image_labels, manifest_digest
 
 #: The label the serving Dockerfile gives the model version it packages.
 MODEL_VERSION_LABEL = "io.diva.model.version"
@@ -101,7 +102,6 @@ def _image(ctx: Context, release: Release) -> Verdict:
 
 
 def _served(reference: str, release: Release) -> Verdict:
-    from diva.lifecycle.evidence.registry import image_labels, manifest_digest
 
     if manifest_digest(reference) is None:
         return Verdict("fail", f"the registry has no image {reference}")

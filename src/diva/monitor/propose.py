@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from diva.compiler.pipeline import load_project
+from diva.lifecycle.proposals.pin import branch_name, pin, resolve
 from diva.lifecycle.proposals.pull_request import Outcome, Proposal, current_branch
+from diva.lifecycle.releases import production
 
 
 def propose_production(root: Path, spec_file: str, version: int, remote: str) -> Outcome | None:
     """Open the pull request that pins ``version`` in production (None: not pushed)."""
-    from diva.lifecycle.releases import branch_name, load, pin, production, resolve
-
-    _, project = load(root, spec_file)
+    _, project = load_project(root, spec_file)
     if project.serving is None:
         return None
     pinned = resolve(root, project, production(project), version, None)

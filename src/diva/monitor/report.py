@@ -1,12 +1,12 @@
 """A monitoring run as JSON (for machines) and Markdown (for pull request and issue
-bodies, and the workflow's step summary). The HTML report is :mod:`diva.monitor.html`."""
+bodies, and the workflow's step summary). Pure: the HTML report is :mod:`diva.monitor.html`,
+writing and attaching them is :mod:`diva.monitor.publish`."""
 
 from __future__ import annotations
 
 import json
 import math
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from diva.monitor.run import MonitorReport
@@ -87,29 +87,3 @@ def as_markdown(report: MonitorReport) -> str:
     if report.verdict.reasons:
         lines += ["", *[f"* {reason}" for reason in report.verdict.reasons]]
     return "\n".join(lines) + "\n"
-
-
-def write(report: MonitorReport, folder: Path) -> list[Path]:
-    """Write the three reports into ``folder``; returns their paths."""
-    from diva.compiler.writer import write_text_atomic
-    from diva.monitor.html import as_html
-
-    folder.mkdir(parents=True, exist_ok=True)
-    texts = (as_json(report), as_markdown(report), as_html(report))
-    paths = [folder / name for name in FILES]
-    for path, text in zip(paths, texts, strict=True):
-        write_text_atomic(path, text)
-    return paths
-
-
-def attach(report: MonitorReport, folder: Path, root: Path) -> None:
-    """Log the written reports as artifacts of the monitoring run."""
-    if report.run_id is None:
-        return
-    from mlflow.tracking import MlflowClient
-
-    from diva import runtime
-
-    uri = runtime.context(["--dataset", report.current], root=root).tracking_uri()
-    for name in FILES:
-        MlflowClient(tracking_uri=uri).log_artifact(report.run_id, str(folder / name), "monitor")

@@ -14,9 +14,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from diva import runtime
 from diva.compiler.spec.model import Spec
 from diva.compiler.spec.operations import Monitoring
-from diva.errors import EXIT_UNAVAILABLE, DivaError, UsageError
+from diva.errors import UnavailableError, UsageError
 from diva.monitor.compare import Objective, Scored, SloCheck, Verdict, check_slos, decide
 from diva.monitor.drift import FeatureDrift, drift_table
 from diva.monitor.metrics import METRICS
@@ -25,10 +26,8 @@ from diva.monitor.metrics import METRICS
 STEP = "monitor"
 
 
-class MonitorUnavailable(DivaError):  # noqa: N818 - reads as what happened
+class MonitorUnavailable(UnavailableError):  # noqa: N818 - reads as what happened
     """MLflow, a model version or the monitoring data cannot be reached."""
-
-    exit_code = EXIT_UNAVAILABLE
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,6 @@ def monitor(
     root: Path, spec: Spec, current: str | None = None, slo_file: Path | None = None
 ) -> MonitorReport:
     """Evaluate, compare, measure drift, check SLOs and log the run to MLflow."""
-    from diva import runtime
 
     settings = Settings(spec)
     monitoring = settings.monitoring

@@ -31,17 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diva.contract import BASE_IMAGE_ENV as BASE_IMAGE_ENV  # re-exported for project code
+from diva.contract import IMAGE_DIGEST_ENV as IMAGE_DIGEST_ENV
+from diva.contract import ROOT_ENV as ROOT_ENV
 from diva.contract import RUNTIME_CONFIG
 from diva.errors import DivaError
 from diva.lifecycle.evidence.dvc import tracked_hash
 from diva.lifecycle.evidence.mlflow import resolve_uri
 
-#: Environment variable `diva train` sets to the digest of the training image.
-IMAGE_DIGEST_ENV = "DIVA_IMAGE_DIGEST"
-#: Environment variable the generated Dockerfiles set to their base image reference.
-BASE_IMAGE_ENV = "DIVA_BASE_IMAGE"
-#: Environment variable that points at the project root (else: searched upwards).
-ROOT_ENV = "DIVA_PROJECT_ROOT"
 RUN_FILE = "diva-run.json"
 
 #: The lineage tags on every run, and what they hold.

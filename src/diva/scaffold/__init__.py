@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from diva import __version__
+from diva.compiler.pipeline import Job, plan_job
 from diva.compiler.spec import types
+from diva.compiler.spec.schema import render_schema
+from diva.compiler.validate import load_spec
+from diva.compiler.writer import apply, write_text_atomic
 from diva.errors import DivaError, UsageError
 
 TEMPLATE = "diva-project"
@@ -120,10 +124,6 @@ Echo = Callable[[str], None]
 def finish(root: Path, echo: Echo = print) -> None:
     """Make the rendered project work: git and DVC repositories, the local DVC remote,
     the spec's JSON Schema for editors, and the compiled files of stage 0."""
-    from diva.compiler.pipeline import Job, plan_job
-    from diva.compiler.spec.schema import render_schema
-    from diva.compiler.validate import load_spec
-    from diva.compiler.writer import apply, write_text_atomic
 
     spec = load_spec(root / "diva.yaml")
     if _run(root, echo, "git", "init", "-q", "-b", "main"):

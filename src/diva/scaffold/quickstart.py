@@ -26,7 +26,13 @@ from pathlib import Path
 
 from diva.errors import DivaError
 from diva.extras import ToolsMissing, require
+from diva.lifecycle.evidence.git import stage_history
+from diva.lifecycle.evidence.mlflow import Mlflow
+from diva.lifecycle.gate import as_json, as_text, evaluate, next_stage
+from diva.lifecycle.proposals.promote import promote
 from diva.lifecycle.proposals.spec_edit import set_scalar
+from diva.scaffold import new_project
+from diva.stages import stage
 
 PROJECT = "sensor-model"
 SUMMARY_FILE = "quickstart.json"
@@ -75,7 +81,6 @@ def run(workspace: Path, echo: Echo = print) -> Walk:
 
 def _scaffold(walk: Walk) -> None:
     """Scaffold the project from the template (diva new)"""
-    from diva.scaffold import new_project
 
     walk.workspace.mkdir(parents=True, exist_ok=True)
     answers = {
@@ -156,8 +161,6 @@ def _stage_3(walk: Walk) -> None:
 
 
 def _promote(walk: Walk) -> None:
-    from diva.lifecycle.gate import as_json, as_text, evaluate
-    from diva.lifecycle.proposals.promote import promote
 
     outcome = promote(walk.root, None)
     report = evaluate(walk.root, "main")
@@ -171,7 +174,6 @@ def _promote(walk: Walk) -> None:
 
 
 def _write_summary(walk: Walk) -> None:
-    from diva.lifecycle.gate import next_stage
 
     report, _ = next_stage(walk.root)
     summary = {
@@ -248,10 +250,6 @@ def _call(walk: Walk, command: list[str], cwd: Path, *, check: bool = True) -> s
 
 def closing_report(walk: Walk) -> list[str]:
     """The status table, the stage history, the MLflow runs, and how to look further."""
-    from diva.lifecycle.evidence.git import stage_history
-    from diva.lifecycle.evidence.mlflow import Mlflow
-    from diva.lifecycle.gate import next_stage
-    from diva.stages import stage
 
     report, _ = next_stage(walk.root)
     lines = [f"\n{PROJECT} is at {stage(report.base_stage or 0)}; the stage history on main:"]

@@ -26,8 +26,7 @@ import re
 
 from diva.compiler.ir import Project
 from diva.compiler.render import Artifact, commented_text
-from diva.contract import DOCKER_DIR, REQUIREMENTS_FILE, SERVING_MODEL_DIR
-from diva.runtime import BASE_IMAGE_ENV
+from diva.contract import BASE_IMAGE_ENV, DOCKER_DIR, REQUIREMENTS_FILE, SERVING_MODEL_DIR
 
 #: The unprivileged user of both images (a fixed UID: Kubernetes checks runAsNonRoot).
 USER_ID = 10001

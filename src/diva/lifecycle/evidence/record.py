@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from diva.compiler.writer import write_text_atomic
 from diva.lifecycle.evidence import UnreachableError
 from diva.lifecycle.evidence.mlflow import Mlflow, Run
 
@@ -67,7 +68,6 @@ def merge(root: Path, updates: dict[str, Any], replace: tuple[str, ...] = ()) ->
     """Write ``updates`` into the evidence file, keeping what other commands recorded:
     mappings are merged key by key (the top-level keys in ``replace`` are replaced
     whole), anything else is replaced. Written atomically."""
-    from diva.compiler.writer import write_text_atomic
 
     path = root / EVIDENCE_FILE
     current: dict[str, Any] = {}
@@ -115,3 +115,11 @@ def capture(
             "aliases": found,
         },
     }
+
+
+def recorded_serving(root: Path) -> dict[str, Any]:
+    """``images.serving`` of the evidence file (reference, digest, model_version), or {}."""
+    recorded = read(root)
+    images = (recorded.document if recorded else {}).get("images") or {}
+    serving = images.get("serving") if isinstance(images, dict) else None
+    return serving if isinstance(serving, dict) else {}

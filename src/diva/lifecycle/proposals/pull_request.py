@@ -15,9 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from diva.compiler.pipeline import Job, plan_job
+from diva.compiler.validate import load_spec
+from diva.compiler.writer import apply
 from diva.errors import DivaError, UsageError
 from diva.lifecycle.evidence import UnreachableError, record
 from diva.lifecycle.evidence.mlflow import Mlflow
+from diva.lifecycle.gate import as_markdown, as_text, evaluate
 
 
 class GateRefused(DivaError):  # noqa: N818 - reads as what happened
@@ -70,7 +74,6 @@ def current_branch(root: Path) -> str:
 def propose(proposal: Proposal, title: str, change: Callable[[], None]) -> Outcome:
     """Carry out ``change`` on a new branch and propose it; raises :class:`GateRefused`
     (nothing committed) when the gate fails and no draft was asked for."""
-    from diva.lifecycle.gate import as_markdown, as_text, evaluate
 
     root = proposal.root
     git(root, "checkout", "-q", "-b", proposal.branch)
@@ -94,15 +97,12 @@ def propose(proposal: Proposal, title: str, change: Callable[[], None]) -> Outco
 
 
 def compile_spec(root: Path, spec_file: str) -> None:
-    from diva.compiler.pipeline import Job, plan_job
-    from diva.compiler.writer import apply
 
     apply(plan_job(Job(root / spec_file, root)))
 
 
 def capture_evidence(root: Path, spec_file: str) -> None:
     """Record the MLflow evidence CI cannot reach, when a live store is reachable."""
-    from diva.compiler.validate import load_spec
 
     spec = load_spec(root / spec_file)
     if spec.model is None:

@@ -8,9 +8,10 @@ acknowledged only once its answer is written (at-least-once delivery), so a cons
 that dies before answering loses nothing. A bad message gets an error answer; it never
 stops the consumer. SIGTERM (and SIGINT) stop it after the message in hand.
 
-The broker is a :class:`Broker`; :mod:`diva.runtime.consumer.redis_streams` implements it with Redis
-streams. The broker client is imported only there, when the consumer starts: nothing on
-the validate or compile path imports it. See docs/serving/model-on-demand.md.
+The broker is a :class:`~.broker.Broker` (:mod:`.broker`: the protocol and its types);
+:mod:`.redis_streams` implements it with Redis streams. The broker client is imported
+only there, when the consumer starts: nothing on the validate or compile path imports it.
+See docs/serving/model-on-demand.md.
 """
 
 from __future__ import annotations
@@ -20,89 +21,23 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
-from diva.errors import EXIT_UNAVAILABLE, DivaError, UsageError
+from diva.contract import BROKER_KINDS
+from diva.errors import UnavailableError, UsageError
+from diva.runtime.consumer.broker import Answer, Broker, Request, Settings
+from diva.runtime.consumer.redis_streams import RedisStreams
 
 if TYPE_CHECKING:
     from urllib.error import HTTPError
 
-#: The broker kinds ``diva consume`` reads (``serving.broker.kind`` may name others; the
-#: validation refuses them where a consumer is generated).
-SUPPORTED_KINDS = ("redis",)
+#: The broker kinds ``diva consume`` reads (:data:`diva.contract.BROKER_KINDS`).
+SUPPORTED_KINDS = BROKER_KINDS
 #: Seconds a receive waits for a message before the loop looks at the stop flag again.
 POLL_SECONDS = 1.0
 #: Seconds between two probes of ``/ping`` while waiting for the scoring server.
 PING_INTERVAL = 0.5
-
-
-class UnavailableError(DivaError):
-    """The broker or the scoring server cannot be reached (exit 4)."""
-
-    exit_code = EXIT_UNAVAILABLE
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What ``diva consume`` is told, by options or the ConfigMap's environment."""
-
-    kind: str
-    url: str
-    input_topic: str
-    output_topic: str
-    #: the Secret's files (``username``, ``password``); absent files are not used
-    credentials_dir: Path | None = None
-    #: the scoring server's base URL
-    server: str = "http://127.0.0.1:8080"
-    #: the consumer group all replicas share, and this replica's name in it
-    group: str = "diva"
-    name: str = "diva-consumer"
-    #: seconds after which another replica's unanswered request is taken over
-    claim_after: float = 120.0
-    #: seconds one request may take at the scoring server
-    timeout: float = 60.0
-    #: seconds to wait for the scoring server's ``/ping`` at the start
-    wait: float = 300.0
-    #: a file touched at least every POLL_SECONDS while idle (liveness probes read it)
-    heartbeat: Path | None = None
-
-    def beat(self) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat.touch()
-
-    def credential(self, key: str) -> str | None:
-        """The Secret's file ``key``, stripped of a final line break, if it exists."""
-        if self.credentials_dir is None:
-            return None
-        path = self.credentials_dir / key
-        return path.read_text(encoding="utf-8").rstrip("\r\n") if path.is_file() else None
-
-
-@dataclass(frozen=True)
-class Request:
-    """One message of the input topic."""
-
-    #: the broker's handle of the message, used to acknowledge it
-    tag: str
-    #: the producer's request id (the broker's message id when the producer gave none)
-    request_id: str
-    #: the JSON body for ``/invocations``; None when the message has none
-    body: bytes | None
-
-
-Answer = dict[str, Any]
-
-
-class Broker(Protocol):
-    def receive(self, seconds: float) -> list[Request]:
-        """The next requests, waiting up to ``seconds`` for one."""
-
-    def answer(self, request: Request, answer: Answer) -> None:
-        """Write ``answer`` to the output topic, then acknowledge ``request``."""
-
-    def close(self) -> None: ...
 
 
 # --- the scoring server ----------------------------------------------------------------
@@ -249,7 +184,6 @@ def connect(settings: Settings) -> Broker:
             f"diva consume reads {', '.join(SUPPORTED_KINDS)} brokers; "
             f"'{settings.kind}' is not supported yet"
         )
-    from diva.runtime.consumer.redis_streams import RedisStreams
 
     return RedisStreams(settings)
 

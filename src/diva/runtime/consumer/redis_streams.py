@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from diva.errors import UsageError
-from diva.runtime.consumer import Answer, Request, Settings, UnavailableError
+from diva.errors import UnavailableError, UsageError
+from diva.runtime.consumer.broker import Answer, Request, Settings
 
 #: Seconds to wait for a TCP connection to the broker.
 CONNECT_SECONDS = 5.0

@@ -1,6 +1,6 @@
 """The pull request template of the ``github`` backend: the next stage's checklist.
 
-The items are the gate's own checkpoints (:data:`diva.lifecycle.checkpoints.CHECKPOINTS`), so the
+The items are the gate's own entry criteria (:data:`diva.stages.CRITERIA`), so the
 template and ``diva gate`` cannot disagree about what a promotion needs; each item is
 made concrete with this project's datasets, targets, model and budgets. Everything
 written here from the spec is a validated name or a number, shown as code.
@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 from diva.compiler.ir import Project, Target
 from diva.contract import SPEC_FILE
-from diva.lifecycle.checkpoints import for_stage
-from diva.stages import LAST_STAGE, STAGE_KEYS, stage
+from diva.stages import LAST_STAGE, STAGE_KEYS, criteria_for, stage
 
 MANAGEMENT_ITEMS = (
     "Every alias move (the champion, the challengers) names the model version and the "
@@ -45,7 +44,7 @@ def _promotion(project: Project, target: int) -> list[str]:
         "",
         *[
             f"- [ ] {checkpoint.wording}{_detail(project, checkpoint.id)}"
-            for checkpoint in for_stage(target)
+            for checkpoint in criteria_for(target)
         ],
         *_skipping(project, target),
         "",

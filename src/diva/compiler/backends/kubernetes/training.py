@@ -24,7 +24,7 @@ from typing import Any
 from diva.compiler.backends.docker import PROJECT_PATH
 from diva.compiler.backends.kubernetes import common as k8s
 from diva.compiler.ir import Project
-from diva.runtime import IMAGE_DIGEST_ENV, ROOT_ENV
+from diva.contract import IMAGE_DIGEST_ENV, ROOT_ENV
 
 COMPONENT = "training"
 CONTAINER = "train"
