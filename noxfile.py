@@ -20,15 +20,17 @@ MONITOR_TYPES = ("numpy", "matplotlib", "pandas-stubs", "scipy-stubs")
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff check, ruff format --check, mypy --strict on the package."""
+    """ruff check, ruff format --check, mypy --strict, and the import contract (lint-imports)."""
     # the consumer extra: mypy checks diva.runtime.consumer.redis_streams against the redis
     # client's types;
     # diva.monitor against numpy's, matplotlib's and the pandas and scipy stubs
     # (mlflow and scikit-learn ship no types: ignored in pyproject.toml)
-    session.install("-e", ".[consumer]", "ruff", "mypy", *MONITOR_TYPES)
+    session.install("-e", ".[consumer]", "ruff", "mypy", "import-linter>=2.1", *MONITOR_TYPES)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    # the layered layout of docs/contributing/architecture.md ([tool.importlinter])
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)

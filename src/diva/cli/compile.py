@@ -1,19 +1,23 @@
-"""Running compile jobs and reporting per file, as the CLI shows it."""
+"""``diva compile``: running the compile jobs and reporting per file."""
 
 from __future__ import annotations
 
 import contextlib
 import difflib
 import os
+import sys
 from collections import Counter
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import click
 
-from diva.compiler.folderlock import DEFAULT_LOCK_TIMEOUT, exclusive
-from diva.compiler.pipeline import Job, Output, plan_output, render_job
-from diva.compiler.writer import Change, Plan, apply_all
+from diva.cli.common import Batch
 from diva.errors import EXIT_INVALID, EXIT_OK, SpecError, UsageError
+
+if TYPE_CHECKING:
+    from diva.compiler.pipeline import Job, Output
+    from diva.compiler.writer import Change, Plan
 
 Mode = Literal["write", "check", "dry-run", "diff"]
 _COLORS = {"create": "green", "update": "yellow", "delete": "red", "conflict": "red"}
@@ -27,6 +31,10 @@ def run_compile(jobs: list[Job], *, mode: Mode, force: bool, verbose: bool = Fal
     Writing plans and writes under the lock of every output folder, so that what was
     planned is still what is on disk; the other modes only read and take no lock.
     """
+    # the compiler is imported when a compile runs, not when diva starts (start-up time)
+    from diva.compiler.pipeline import plan_output, render_job
+    from diva.compiler.writer import apply_all
+
     outputs: list[tuple[Job, Output]] = []
     invalid = False
     for job in jobs:
@@ -53,6 +61,8 @@ def run_compile(jobs: list[Job], *, mode: Mode, force: bool, verbose: bool = Fal
 
 
 def _locked(jobs: list[Job]) -> contextlib.AbstractContextManager[None]:
+    from diva.compiler.folderlock import exclusive
+
     def notify(message: str) -> None:
         click.secho(f"diva: {message}", fg="yellow", err=True)
 
@@ -61,6 +71,8 @@ def _locked(jobs: list[Job]) -> contextlib.AbstractContextManager[None]:
 
 def lock_timeout() -> float:
     """``DIVA_LOCK_TIMEOUT`` in seconds, or the default."""
+    from diva.compiler.folderlock import DEFAULT_LOCK_TIMEOUT
+
     value = os.environ.get(LOCK_TIMEOUT_VARIABLE, "").strip()
     if not value:
         return DEFAULT_LOCK_TIMEOUT
@@ -108,3 +120,46 @@ def _echo_diff(job: Job, path: str, old: str | None, new: str | None) -> None:
         tofile=f"b/{name}" if new is not None else "/dev/null",
     )
     click.echo("".join(lines), nl=False)
+
+
+@click.command(name="compile")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write here instead of next to each spec (one folder per spec when several).",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
+@click.option("--dry-run", is_flag=True, help="Write nothing; show what would change.")
+@click.option("--diff", "show_diff", is_flag=True, help="Write nothing; show unified diffs.")
+@click.option("--force", is_flag=True, help="Overwrite files edited by hand or not made by diva.")
+@click.option("-v", "--verbose", is_flag=True, help="List unchanged files too.")
+def compile_command(
+    paths: tuple[Path, ...],
+    out: Path | None,
+    check: bool,
+    dry_run: bool,
+    show_diff: bool,
+    force: bool,
+    verbose: bool,
+) -> None:
+    """Generate the files the project's stage needs (dvc.yaml, MLflow config, ...).
+
+    PATHS are spec files or directories holding a diva.yaml (default: ./diva.yaml).
+    Files are written next to each spec unless --out is given. diva refuses (exit 3,
+    nothing written) to overwrite a generated file edited by hand or a file it did not
+    generate, unless --force. Exit codes: 0 done, 1 invalid spec, drift (--check) or a
+    file that could not be written (nothing changed), 2 usage error (also a bad
+    DIVA_LOCK_TIMEOUT), 3 refused, 4 another diva compile kept an output folder locked
+    longer than DIVA_LOCK_TIMEOUT seconds (default 60).
+    """
+    from diva.compiler.pipeline import jobs_for
+
+    if sum((check, dry_run, show_diff)) > 1:
+        raise UsageError("use only one of --check, --dry-run and --diff")
+    mode: Mode = "check" if check else "dry-run" if dry_run else "diff" if show_diff else "write"
+    jobs = jobs_for(Batch(paths).paths, out)
+    sys.exit(run_compile(jobs, mode=mode, force=force, verbose=verbose))
+
+
+COMMANDS = (compile_command,)

@@ -12,32 +12,12 @@ from typing import Any
 
 import click
 
+from diva.cli.common import SPEC_OPTION, progress, project_root, say
 from diva.errors import EXIT_INVALID
 
-_SPEC_OPTION = click.option(
-    "--spec",
-    type=click.Path(path_type=Path),
-    default=Path("diva.yaml"),
-    show_default=True,
-    help="The project's spec; the project root is its folder.",
-)
 _QUIET_OPTION = click.option(
     "-q", "--quiet", is_flag=True, help="Hide Docker's progress output (errors still show)."
 )
-
-
-def _say(message: str) -> None:
-    click.secho(f"diva: {message}", bold=True, err=True)
-
-
-def _progress(quiet: bool) -> Callable[[str], None] | None:
-    return None if quiet else (lambda line: click.echo(line, err=True))
-
-
-def _root(spec: Path) -> tuple[Path, str]:
-    from diva.cli import project_root
-
-    return project_root(spec)
 
 
 @click.group()
@@ -55,7 +35,7 @@ def build() -> None:
 
 def _build_options(function: Callable[..., None]) -> Callable[..., None]:
     options = (
-        _SPEC_OPTION,
+        SPEC_OPTION,
         click.option(
             "--base",
             metavar="IMAGE",
@@ -82,9 +62,9 @@ def build_train(spec: Path, base: str | None, tag: str | None, push: bool, quiet
     """
     from diva.images.build import build_image
 
-    root, name = _root(spec)
+    root, name = project_root(spec)
     built = build_image(
-        root, name, "train", base=base, tag=tag, push=push, progress=_progress(quiet), say=_say
+        root, name, "train", base=base, tag=tag, push=push, progress=progress(quiet), say=say
     )
     click.echo(built.reference + (f"@{built.digest}" if built.digest else ""))
 
@@ -116,7 +96,7 @@ def build_serve(
 
     if model_version and alias:
         raise UsageError("--model-version and --alias exclude each other")
-    root, name = _root(spec)
+    root, name = project_root(spec)
     built = build_image(
         root,
         name,
@@ -126,14 +106,14 @@ def build_serve(
         push=push,
         model_version=model_version,
         alias=alias,
-        progress=_progress(quiet),
-        say=_say,
+        progress=progress(quiet),
+        say=say,
     )
     click.echo(built.reference + (f"@{built.digest}" if built.digest else ""))
 
 
 @build.command(name="package")
-@_SPEC_OPTION
+@SPEC_OPTION
 @click.option("--model-version", metavar="N", help="The registered model version to bundle.")
 @click.option(
     "--alias",
@@ -160,21 +140,21 @@ def build_package(
     from diva.images.package import check_options
 
     check_options(model_version, alias)
-    root, name = _root(spec)
+    root, name = project_root(spec)
     built = build_wheel(
         root,
         name,
         model_version=model_version,
         alias=alias,
         out=out,
-        progress=_progress(quiet),
-        say=_say,
+        progress=progress(quiet),
+        say=say,
     )
     click.echo(str(built.wheel))
 
 
 @click.command()
-@_SPEC_OPTION
+@SPEC_OPTION
 @click.option(
     "--image", metavar="REF", help="Training image (default: the one `diva build train` tags)."
 )
@@ -189,13 +169,13 @@ def train(spec: Path, image: str | None, force: bool, quiet: bool) -> None:
     """
     from diva.images.train import run_training
 
-    root, name = _root(spec)
-    digest = run_training(root, name, image=image, force=force, progress=_progress(quiet), say=_say)
+    root, name = project_root(spec)
+    digest = run_training(root, name, image=image, force=force, progress=progress(quiet), say=say)
     click.echo(digest)
 
 
 @click.command()
-@_SPEC_OPTION
+@SPEC_OPTION
 @click.option("--image", metavar="REF", help="Serving image (default: the recorded one).")
 @click.option(
     "--requests",
@@ -247,7 +227,7 @@ def smoke(
 
     from diva.images.smoke import render
 
-    root, name = _root(spec)
+    root, name = project_root(spec)
     report = _smoke(root, name, image, count, request_file, timeout, quiet)
     if output == "json":
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -290,16 +270,16 @@ def _smoke(
     engine = Engine()
     engine.check()
     if not engine.has_image(image):
-        _say(f"pulling {image}")
-        engine.pull(image, progress=None if quiet else _progress(False))
+        say(f"pulling {image}")
+        engine.pull(image, progress=None if quiet else progress(False))
     digest = image_digest(engine, image)
     slos = (spec.slos.latency_p95_ms, spec.slos.error_rate) if spec.slos else (None, None)
     report = run_smoke(
-        engine, image, digest, bodies, outputs, slos=slos, health_timeout=timeout, say=_say
+        engine, image, digest, bodies, outputs, slos=slos, health_timeout=timeout, say=say
     )
     if digest == serving.get("digest"):
         record.merge(root, {"smoke": report.as_evidence()})
-        _say(f"recorded in {record.EVIDENCE_FILE}")
+        say(f"recorded in {record.EVIDENCE_FILE}")
     return report
 
 

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
+from diva.cli.common import append_summary, project_root, spec_option
 from diva.errors import EXIT_INVALID, EXIT_OK
 
 #: What the monitor imports (import name -> PyPI name): the `monitor` extra.
@@ -22,9 +22,7 @@ MODULES = {
 
 
 @click.command()
-@click.option(
-    "--spec", type=click.Path(path_type=Path), default=Path("diva.yaml"), show_default=True
-)
+@spec_option()
 @click.option(
     "--current",
     metavar="DATASET",
@@ -63,7 +61,6 @@ def monitor(
     request that pins its version in production. Exit 0 healthy, 1 drift or a breached
     SLO, 2 usage error, 4 MLflow or the data unreachable.
     """
-    from diva.cli import project_root
     from diva.extras import require
 
     require("diva monitor", "monitor", MODULES)
@@ -80,10 +77,7 @@ def monitor(
     for path in publish.write(result, out):
         click.echo(f"wrote {path}")
     publish.attach(result, out, root)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with Path(summary).open("a", encoding="utf-8") as stream:
-            stream.write(as_markdown(result))
+    append_summary(as_markdown(result))
     sys.exit(EXIT_OK if result.verdict.healthy else EXIT_INVALID)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from diva.cli.images import _SPEC_OPTION, _root, _say
+from diva.cli.common import SPEC_OPTION, project_root, say
 from diva.errors import EXIT_INVALID, EXIT_UNAVAILABLE
 
 
@@ -28,21 +28,21 @@ def release() -> None:
 
 @release.command()
 @click.argument("environment")
-@_SPEC_OPTION
+@SPEC_OPTION
 def show(environment: str, spec: Path) -> None:
     """ENVIRONMENT's release as key=value lines (the release workflow appends them to
     $GITHUB_OUTPUT): environment, alias, model_version, image_digest, image and
     needs_image (a version is pinned without a digest)."""
     from diva.lifecycle.releases import show as facts
 
-    root, name = _root(spec)
+    root, name = project_root(spec)
     for key, value in facts(root, name, environment):
         click.echo(f"{key}={value}")
 
 
 @release.command()
 @click.argument("environment")
-@_SPEC_OPTION
+@SPEC_OPTION
 @click.option(
     "--model-version",
     type=click.IntRange(min=1),
@@ -90,13 +90,13 @@ def pin(
 
     if (draft or base) and not pr:
         raise UsageError("--draft and --base go with --pr")
-    root, name = _root(spec)
+    root, name = project_root(spec)
     _, project = load_project(root, name)
     pinned = resolve(
         root, project, checked_environment(project, environment), model_version, digest
     )
     for note in pinned.notes:
-        _say(note)
+        say(note)
     proposal = (
         Proposal(root, name, branch_name(pinned), base or current_branch(root), remote, draft)
         if pr
@@ -120,7 +120,7 @@ def pin(
 
 @release.command()
 @click.argument("environments", nargs=-1, metavar="[ENVIRONMENT]...")
-@_SPEC_OPTION
+@SPEC_OPTION
 def alias(environments: tuple[str, ...], spec: Path) -> None:
     """Point each environment's MLflow alias at its pinned model version.
 
@@ -130,7 +130,7 @@ def alias(environments: tuple[str, ...], spec: Path) -> None:
     """
     from diva.lifecycle.proposals.aliases import move_aliases
 
-    root, name = _root(spec)
+    root, name = project_root(spec)
     moved = move_aliases(root, name, list(environments))
     if not moved:
         click.echo("no environment pins a release: nothing to do")

@@ -1,0 +1,107 @@
+"""What the command modules share: the --spec option, messages, the project root, the
+loading of several specs, the job summary. Imports nothing heavy: every command imports
+the library it runs inside its function (start-up time of ``diva validate``)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from diva.contract import SPEC_FILE
+from diva.errors import EXIT_INVALID, EXIT_USAGE, Issue, SpecError, UsageError
+
+if TYPE_CHECKING:
+    from diva.compiler.spec.model import Spec
+
+#: The help of --spec where the commands say more than its default (images, releases).
+SPEC_HELP = "The project's spec; the project root is its folder."
+
+
+def spec_option(help: str | None = None) -> Callable[[Any], Any]:
+    """``--spec PATH`` (default ``diva.yaml``), the option of every project command."""
+    return click.option(
+        "--spec",
+        type=click.Path(path_type=Path),
+        default=Path(SPEC_FILE),
+        show_default=True,
+        help=help,
+    )
+
+
+#: ``--spec`` with :data:`SPEC_HELP`, shared by the image and release commands.
+SPEC_OPTION = spec_option(SPEC_HELP)
+
+
+def say(message: str) -> None:
+    """A progress message of diva's own, on stderr (stdout stays the command's output)."""
+    click.secho(f"diva: {message}", bold=True, err=True)
+
+
+def progress(quiet: bool) -> Callable[[str], None] | None:
+    """Where a tool's progress lines go: stderr, or nowhere with --quiet."""
+    return None if quiet else (lambda line: click.echo(line, err=True))
+
+
+def append_summary(text: str) -> None:
+    """Append ``text`` to the GitHub Actions job summary, when there is one."""
+    import os
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as stream:
+            stream.write(text)
+
+
+def spec_path(path: Path) -> Path:
+    return path / SPEC_FILE if path.is_dir() else path
+
+
+class Batch:
+    """Loads several specs, remembering which were invalid and which unreadable.
+
+    One unreadable path never hides the problems of the others; it only decides the
+    exit code at the end (usage error before invalid spec).
+    """
+
+    def __init__(self, paths: tuple[Path, ...]) -> None:
+        self.paths = [spec_path(path) for path in paths or (Path(SPEC_FILE),)]
+        self.issues: list[Issue] = []
+        self.unreadable = False
+
+    def load(self) -> Iterator[tuple[Path, Spec | list[Issue]]]:
+        from diva.compiler.validate import load_spec
+
+        for path in self.paths:
+            try:
+                yield path, load_spec(path)
+            except SpecError as err:
+                self.issues.extend(err.issues)
+                yield path, err.issues
+            except UsageError as err:
+                click.secho(f"diva: error: {err}", fg="red", err=True)
+                self.unreadable = True
+
+    def exit(self) -> None:
+        if self.unreadable:
+            sys.exit(EXIT_USAGE)
+        if self.issues:
+            sys.exit(EXIT_INVALID)
+
+
+def echo_invalid(path: Path, issues: list[Issue]) -> None:
+    for issue in issues:
+        click.echo(issue.render())
+    count = len(issues)
+    noun = "problem" if count == 1 else "problems"
+    click.secho(f"{path}: {count} {noun}", fg="red", err=True)
+
+
+def project_root(spec: Path) -> tuple[Path, str]:
+    path = spec_path(spec)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    return path.parent.resolve(), path.name

@@ -1,0 +1,132 @@
+"""The stage commands: ``diva gate``, ``diva status``, ``diva log``, ``diva promote``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from diva.cli.common import append_summary, echo_invalid, project_root, spec_option
+from diva.errors import EXIT_INVALID, EXIT_OK, SpecError, UsageError
+
+
+@click.command()
+@click.option(
+    "--base",
+    default="HEAD",
+    show_default=True,
+    help="Git ref of the target branch, e.g. origin/main.",
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@spec_option()
+def gate(base: str, output: str, spec: Path) -> None:
+    """Gate a pull request: movement rules, the target stage's checkpoints, drift.
+
+    Compares the spec's stage at --base with the working tree, applies the movement
+    rules, evaluates the entry criteria of the new stage against the evidence (git,
+    DVC, MLflow or diva.evidence.json), validates the spec and checks generated files.
+    Markdown is also appended to $GITHUB_STEP_SUMMARY when set.
+    Exit 0 pass, 1 fail, 2 error.
+    """
+    from diva.lifecycle.evidence import UnreachableError
+    from diva.lifecycle.gate import RENDERERS, as_markdown, evaluate
+
+    root, name = project_root(spec)
+    try:
+        report = evaluate(root, base, name)
+    except UnreachableError as err:
+        raise UsageError(str(err)) from err
+    click.echo(RENDERERS[output](report), nl=output != "markdown")
+    append_summary(as_markdown(report))
+    sys.exit(EXIT_OK if report.passed else EXIT_INVALID)
+
+
+@click.command()
+@spec_option()
+def status(spec: Path) -> None:
+    """Where the project stands: stage, the next stage's checkpoints, cycles used."""
+    from diva.lifecycle.evidence import UnreachableError
+    from diva.lifecycle.gate import next_stage
+    from diva.stages import STAGES, stage
+
+    root, name = project_root(spec)
+    try:
+        report, cycles = next_stage(root, name)
+    except UnreachableError as err:
+        raise UsageError(str(err)) from err
+    except SpecError as err:
+        echo_invalid(root / name, err.issues)
+        sys.exit(EXIT_INVALID)
+    assert report.base_stage is not None
+    click.echo(f"stage: {stage(report.base_stage)}")
+    used = ", ".join(
+        f"{entry.key} {cycles[entry.number]}" for entry in STAGES if entry.number in cycles
+    )
+    click.echo(f"cycles entered: {used or 'none recorded in git'}")
+    if not report.rows:
+        click.echo("next: none, this is the last stage")
+        return
+    click.echo(f"next: {stage(report.head_stage or 0)} — its checkpoints:")
+    for row in report.rows:
+        click.echo(f"  {row.status:<11} {row.id:<16} {row.wording}: {row.detail}")
+    if report.evidence:
+        click.echo(f"evidence: {report.evidence}")
+
+
+@click.command()
+@spec_option()
+def log(spec: Path) -> None:
+    """The stage history from git: date, commit, from -> to, who."""
+    from diva.lifecycle.evidence import UnreachableError
+    from diva.lifecycle.evidence.git import stage_history
+
+    root, name = project_root(spec)
+    try:
+        history = stage_history(root, "HEAD", name)
+    except UnreachableError as err:
+        raise UsageError(str(err)) from err
+    for change in history:
+        before = "new" if change.before is None else str(change.before)
+        click.echo(
+            f"{change.date}  {change.commit[:10]}  {before} -> {change.after}  {change.author}"
+        )
+
+
+@click.command()
+@click.argument("target", required=False)
+@spec_option()
+@click.option("--draft", is_flag=True, help="Commit and open a draft PR even if the gate fails.")
+@click.option("--remote", default="origin", show_default=True, help="Git remote to push to.")
+def promote(target: str | None, spec: Path, draft: bool, remote: str) -> None:
+    """Ask for the next stage (or TARGET, e.g. 3 or large) by pull request.
+
+    Creates a branch, edits the stage in diva.yaml (comments and formatting kept),
+    recompiles, records MLflow evidence CI cannot reach in diva.evidence.json, runs the
+    gate, commits, pushes, and opens the PR with `gh` when it is installed and logged
+    in. Refuses (exit 1, nothing committed) when the gate fails, unless --draft.
+    """
+    from diva.lifecycle.proposals.promote import PromotionRefused
+    from diva.lifecycle.proposals.promote import promote as run_promotion
+    from diva.lifecycle.proposals.pull_request import next_steps
+
+    root, name = project_root(spec)
+    try:
+        outcome = run_promotion(root, target, spec_file=name, draft=draft, remote=remote)
+    except PromotionRefused as err:
+        click.echo(str(err))
+        click.secho(
+            "promotion refused: the gate fails (use --draft to open it anyway)", fg="red", err=True
+        )
+        sys.exit(EXIT_INVALID)
+    for line in next_steps(outcome, remote):
+        click.echo(line)
+
+
+COMMANDS = (gate, status, log, promote)
