@@ -25,17 +25,17 @@ import inspect
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diva import tools
 from diva.contract import BASE_IMAGE_ENV as BASE_IMAGE_ENV  # re-exported for project code
 from diva.contract import IMAGE_DIGEST_ENV as IMAGE_DIGEST_ENV
 from diva.contract import ROOT_ENV as ROOT_ENV
 from diva.contract import RUNTIME_CONFIG
-from diva.errors import DivaError
+from diva.errors import DivaError, UnavailableError
 from diva.lifecycle.evidence.dvc import tracked_hash
 from diva.lifecycle.evidence.mlflow import resolve_uri
 
@@ -277,13 +277,9 @@ class Context:
 def git_state(root: Path) -> tuple[str, str]:
     """(commit, dirty) of the repository at ``root``; ("unknown", "unknown") outside git."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
+        commit = tools.run(["git", "rev-parse", "HEAD"], cwd=root).stdout.strip()
+        status = tools.run(["git", "status", "--porcelain"], cwd=root).stdout
+    except UnavailableError:
         return "unknown", "unknown"
     return commit, "true" if status.strip() else "false"
 

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from diva import tools
 from diva.lifecycle.evidence import UnreachableError
 
 
@@ -63,18 +64,10 @@ _MISSING_WARNING = "do not exist neither locally nor on remote"
 
 def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}  # a read-only check does not phone home
-    try:
-        result = subprocess.run(
-            [*_dvc(), *args],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=DVC_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired as err:
-        raise UnreachableError(f"dvc {args[0]} gave no answer in {DVC_TIMEOUT} s") from err
+    command = [*_dvc(), *args]
+    result = tools.run(
+        command, cwd=root, env=env, error=UnreachableError, check=False, timeout=DVC_TIMEOUT
+    )
     if result.returncode != 0:
         errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
         reason = " ".join(errors) or result.stderr.strip()

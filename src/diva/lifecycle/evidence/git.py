@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from diva import tools
 from diva.compiler.source import load_bytes
 from diva.errors import DivaError
 from diva.lifecycle.evidence import UnreachableError
@@ -25,26 +25,14 @@ class StageChange:
 
 
 def _git(root: Path, *args: str) -> str:
-    try:
-        result = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=False
-        )
-    except OSError as err:
-        raise UnreachableError(f"git is not available: {err}") from err
-    if result.returncode != 0:
-        raise UnreachableError(f"git {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout
+    return tools.run(["git", *args], cwd=root, error=UnreachableError).stdout
 
 
 def spec_bytes_at(root: Path, ref: str, spec: str = "diva.yaml") -> bytes | None:
     """The spec file at ``ref``, or None when it did not exist there."""
     prefix = _git(root, "rev-parse", "--show-prefix").strip()
-    try:
-        result = subprocess.run(
-            ["git", "show", f"{ref}:{prefix}{spec}"], cwd=root, capture_output=True, check=False
-        )
-    except OSError as err:
-        raise UnreachableError(f"git is not available: {err}") from err
+    show = ["git", "show", f"{ref}:{prefix}{spec}"]
+    result = tools.run(show, cwd=root, error=UnreachableError, check=False, text=False)
     if result.returncode != 0:
         _git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")  # unknown ref -> UnreachableError
         return None
@@ -88,16 +76,14 @@ def _blobs(root: Path, objects: list[str]) -> list[bytes | None]:
     (None where the path did not exist): one process, however long the history."""
     if not objects:
         return []
-    try:
-        result = subprocess.run(
-            ["git", "cat-file", "--batch"],
-            cwd=root,
-            input="".join(f"{name}\n" for name in objects).encode("utf-8"),
-            capture_output=True,
-            check=False,
-        )
-    except OSError as err:
-        raise UnreachableError(f"git is not available: {err}") from err
+    result = tools.run(
+        ["git", "cat-file", "--batch"],
+        cwd=root,
+        error=UnreachableError,
+        check=False,
+        text=False,
+        input="".join(f"{name}\n" for name in objects).encode("utf-8"),
+    )
     if result.returncode != 0:
         raise UnreachableError(f"git cat-file: {result.stderr.decode(errors='replace').strip()}")
     return list(_batch_answers(result.stdout, len(objects)))

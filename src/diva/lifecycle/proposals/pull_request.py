@@ -10,11 +10,11 @@ working tree and branches are put back as they were.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from diva import tools
 from diva.compiler.pipeline import Job, plan_job
 from diva.compiler.validate import load_spec
 from diva.compiler.writer import apply
@@ -53,10 +53,7 @@ class Proposal:
 
 
 def git(root: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise UsageError(f"git {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout.strip()
+    return tools.run(["git", *args], cwd=root, error=UsageError).stdout.strip()
 
 
 def require_clean(root: Path) -> None:
@@ -134,15 +131,13 @@ def _open_pr(proposal: Proposal, title: str, body: str) -> tuple[str | None, str
     if gh is None:
         return None, None
     root = proposal.root
-    if subprocess.run(
-        [gh, "auth", "status"], cwd=root, capture_output=True, check=False
-    ).returncode:
+    if tools.run([gh, "auth", "status"], cwd=root, check=False).returncode:
         return None, None
     command = [gh, "pr", "create", "--base", proposal.base, "--head", proposal.branch]
     command += ["--title", title, "--body", body, *(["--draft"] if proposal.draft else [])]
-    result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    result = tools.run(command, cwd=root, check=False)
     if result.returncode:
-        return None, f"gh pr create failed: {result.stderr.strip()[-500:]}"
+        return None, f"gh pr create failed: {tools.failure(result)}"
     return result.stdout.strip(), None
 
 
