@@ -29,7 +29,7 @@ def test_a_failure_names_the_command_and_its_error_output(tmp_path: Path) -> Non
 
 
 def test_a_silent_failure_gives_its_exit_code(tmp_path: Path) -> None:
-    with pytest.raises(UnavailableError, match="exit 5$"):
+    with pytest.raises(UnavailableError, match=r"exit 5$"):
         tools.run([sys.executable, "-c", "raise SystemExit(5)"], cwd=tmp_path)
 
 
@@ -39,7 +39,7 @@ def test_unchecked_failures_are_returned(tmp_path: Path) -> None:
 
 
 def test_a_command_that_hangs_times_out(tmp_path: Path) -> None:
-    with pytest.raises(UnavailableError, match="gave no answer in 0.5 s"):
+    with pytest.raises(UnavailableError, match=r"gave no answer in 0\.5 s"):
         tools.run([sys.executable, "-c", "import time; time.sleep(30)"], cwd=tmp_path, timeout=0.5)
 
 
