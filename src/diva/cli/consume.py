@@ -7,7 +7,6 @@ broker client is imported only when the command runs (:mod:`diva.runtime.consume
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import click
@@ -97,6 +96,8 @@ def consume(
     unsupported broker kind), 4 the broker or the scoring server is unavailable.
     """
     from diva.runtime.consumer import consume as run
+    import socket
+
     from diva.runtime.consumer.broker import Settings
 
     settings = Settings(
