@@ -95,9 +95,9 @@ def consume(
     after the request in hand on SIGTERM. Exit 0 stopped, 2 usage error (an
     unsupported broker kind), 4 the broker or the scoring server is unavailable.
     """
-    from diva.runtime.consumer import consume as run
     import socket
 
+    from diva.runtime.consumer import consume as run
     from diva.runtime.consumer.broker import Settings
 
     settings = Settings(
