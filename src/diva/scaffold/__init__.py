@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,11 @@ class AnswersRefused(DivaError):  # noqa: N818 - reads as what happened
 
 def template_dir() -> Path:
     """The template folder: shipped inside the package, or the repository's checkout."""
-    packaged = Path(__file__).parent / "templates" / TEMPLATE
+    package = Path(str(resources.files("diva")))  # a folder: diva is never imported from a zip
+    packaged = package / "templates" / TEMPLATE
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "templates" / TEMPLATE
+    return package.resolve().parent.parent / "templates" / TEMPLATE  # src/diva -> the checkout
 
 
 def check_answers(answers: Mapping[str, Any]) -> list[str]:
