@@ -1,10 +1,11 @@
-"""Reference pages generated from the code: the keys of diva.yaml and the diva commands.
+"""Pages generated from the code: the keys of diva.yaml, the diva commands, the module map.
 
 ``docs/reference/spec.md`` comes from the JSON Schema of diva.yaml
 (:mod:`diva.docgen.spec_page`), ``docs/reference/cli.md`` from the click commands
-(:mod:`diva.docgen.cli_page`). ``python -m diva.docgen`` writes both pages; with ``--check`` it
-writes nothing and exits 1 naming each page that drifted (tests/unit/test_docgen.py
-compares them in CI too).
+(:mod:`diva.docgen.cli_page`), ``docs/contributing/module-map.md`` from the package's
+docstrings and its import contract (:mod:`diva.docgen.module_map`). ``python -m diva.docgen``
+writes the pages; with ``--check`` it writes nothing and exits 1 naming each page that
+drifted (tests/unit/test_docgen.py compares them in CI too).
 """
 
 from __future__ import annotations
@@ -16,20 +17,33 @@ from pathlib import Path
 
 from diva.docgen.cli_page import cli_reference
 from diva.docgen.markdown import COMMAND
+from diva.docgen.module_map import module_map
 from diva.docgen.spec_page import spec_reference
 from diva.errors import DivaError
 
-__all__ = ["cli_reference", "main", "render_pages", "spec_reference", "stale_pages"]
+__all__ = [
+    "PAGES",
+    "cli_reference",
+    "main",
+    "module_map",
+    "render_pages",
+    "spec_reference",
+    "stale_pages",
+]
 
 DEFAULT_DOCS = Path("docs")
-REFERENCE_DIR = "reference"
 
-PAGES: dict[str, Callable[[], str]] = {"spec.md": spec_reference, "cli.md": cli_reference}
+#: Each generated page, by its path in the docs folder, and the function that renders it.
+PAGES: dict[str, Callable[[], str]] = {
+    "reference/spec.md": spec_reference,
+    "reference/cli.md": cli_reference,
+    "contributing/module-map.md": module_map,
+}
 
 
 def render_pages(docs: Path) -> dict[Path, str]:
-    """Each reference page under ``docs`` and its text."""
-    return {docs / REFERENCE_DIR / name: render() for name, render in PAGES.items()}
+    """Each generated page under ``docs`` and its text."""
+    return {docs / name: render() for name, render in PAGES.items()}
 
 
 def stale_pages(pages: dict[Path, str]) -> list[Path]:
@@ -46,7 +60,9 @@ def _read(path: Path) -> str | None:
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog=COMMAND, description="Write (or --check) the reference pages docs/reference/*.md."
+        prog=COMMAND,
+        description="Write (or --check) the generated pages: docs/reference/*.md and "
+        "docs/contributing/module-map.md.",
     )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 on drift")
     parser.add_argument(
@@ -56,7 +72,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write the reference pages, or with ``--check`` exit 1 naming the stale ones."""
+    """Write the generated pages, or with ``--check`` exit 1 naming the stale ones."""
     from diva.compiler.writer import write_text_atomic
 
     options = _arguments(argv)

@@ -1,4 +1,4 @@
-"""``python -m diva.docgen [--check] [--docs DIR]``: write or check the reference pages."""
+"""``python -m diva.docgen [--check] [--docs DIR]``: write or check the generated pages."""
 
 from __future__ import annotations
 
