@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from diva.compiler.writer import write_text_atomic
 from diva.docgen.cli_page import cli_reference
 from diva.docgen.markdown import COMMAND
 from diva.docgen.module_map import module_map
@@ -73,8 +74,6 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the generated pages, or with ``--check`` exit 1 naming the stale ones."""
-    from diva.compiler.writer import write_text_atomic
-
     options = _arguments(argv)
     pages = render_pages(options.docs)
     fix = COMMAND if options.docs == DEFAULT_DOCS else f"{COMMAND} --docs {options.docs}"

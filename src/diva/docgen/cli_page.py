@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import click
 
+from diva.cli import cli
 from diva.docgen.markdown import COMMAND, NOTICE, anchor, code, heading, inline, paragraph, table
 
 #: click 8.3+ marks "no default" with a sentinel of its own; earlier versions use None.
@@ -20,8 +21,6 @@ _UNSET = getattr(click.core, "UNSET", None)
 
 def cli_reference() -> str:
     """Markdown reference of every ``diva`` command, from the click group itself."""
-    from diva.cli import cli
-
     contexts = list(walk(cli, None, "diva"))
     help_names = ", ".join(code(name) for name in contexts[0].help_option_names)
     lines = [NOTICE.format(source="the click commands of diva"), *_CLI_INTRO, ""]

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from diva.compiler.spec.schema import render_schema
 from diva.docgen.markdown import COMMAND, NOTICE, anchor, code, heading, inline, paragraph, table
 
 Schema = dict[str, Any]
@@ -37,8 +38,6 @@ class _Key:
 
 def spec_reference() -> str:
     """Markdown reference of every key of diva.yaml, from its JSON Schema."""
-    from diva.compiler.spec.schema import render_schema
-
     schema: Schema = json.loads(render_schema())
     defs: Schema = schema.get("$defs", {})
     keys = list(_keys(defs, schema, "", 0, frozenset()))
