@@ -63,7 +63,8 @@ def schema(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks against peers, printed as tables: cold start, compile, gate, DVC layout.
 
-    About 10 minutes on 2 cores; docs/contributing/performance.md has the numbers and how to read them.
+    About 10 minutes on 2 cores; docs/contributing/performance.md has the numbers and how
+    to read them.
     Nothing is asserted: the tables are for people.
     """
     session.install("-e", ".", "cookiecutter", "copier", "dvc")
