@@ -1,19 +1,23 @@
-"""Shared fixtures: paths of the repository and a way to run the real CLI."""
+"""Shared fixtures and hooks: a way to run the real CLI, and DIVA_NO_SKIP.
+
+The paths of the repository live in tests/support/paths.py; ``ROOT`` and ``EXAMPLES``
+are re-exported here for modules that still import them from conftest.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = sorted((ROOT / "specs" / "examples").glob("*/diva.yaml"))
+from tests.support.paths import EXAMPLES, ROOT, SRC
+from tests.support.process import RunDiva
 
-RunDiva = Callable[..., subprocess.CompletedProcess[str]]
+__all__ = ["EXAMPLES", "ROOT", "RunDiva"]
 
 #: CI sets DIVA_NO_SKIP=1: a test that would skip (a missing tool, a missing ../shared)
 #: fails instead, so that CI never passes by not running something.
@@ -43,7 +47,7 @@ def run_diva() -> RunDiva:
     """Run ``python -m diva ARGS`` in a subprocess, as users do."""
 
     def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        env = {**os.environ, "PYTHONPATH": str(SRC)}
         return subprocess.run(
             [sys.executable, "-m", "diva", *args],
             cwd=cwd,

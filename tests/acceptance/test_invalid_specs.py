@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunDiva
+from tests.support.process import RunDiva
 
 INVALID = Path(__file__).parent / "invalid"
 CASES = sorted(path for path in INVALID.iterdir() if path.is_dir())

@@ -23,7 +23,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
-from tests.conftest import EXAMPLES, ROOT
+from tests.support.paths import EXAMPLES, ROOT
 
 SCHEMA = ROOT / "specs" / "diva.schema.json"
 INVALID = Path(__file__).parent / "invalid"

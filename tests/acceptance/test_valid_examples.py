@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, RunDiva
+from tests.support.paths import EXAMPLES
+from tests.support.process import RunDiva
 
 EXAMPLE_DIRS = [path.parent for path in EXAMPLES]
 INVALID = Path(__file__).parent / "invalid"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.act_harness import (
+from tests.support.act_harness import (
     CHECKOUT,
     OFFLINE_PIP_ENV,
     SETUP_PYTHON,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.act_harness import WHEELHOUSE, act_problem, build_wheelhouse, run_act
+from tests.support.act_harness import WHEELHOUSE, act_problem, build_wheelhouse, run_act
 
 if (problem := act_problem()) is not None:
     pytest.skip(f"act cannot run workflows here: {problem}", allow_module_level=True)

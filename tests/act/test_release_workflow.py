@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from tests.act_harness import WHEELHOUSE, act_problem, build_wheelhouse, run_act
-from tests.docker_harness import free_port
-from tests.unit.test_release import DIGEST, release_spec
+from tests.support.act_harness import WHEELHOUSE, act_problem, build_wheelhouse, run_act
+from tests.support.docker_harness import free_port
+from tests.support.release import DIGEST, release_spec
 
 if (problem := act_problem()) is not None:
     pytest.skip(f"act cannot run workflows here: {problem}", allow_module_level=True)

@@ -30,8 +30,8 @@ from typing import Any
 import pytest
 
 from diva.errors import EXIT_UNAVAILABLE
-from tests.conftest import ROOT
-from tests.docker_harness import free_port
+from tests.support.docker_harness import free_port
+from tests.support.paths import SRC
 
 MODEL = "tiny-regression"
 ROWS = [[0.5, -1.0], [1.5, 2.0], [-0.25, 0.75]]
@@ -49,7 +49,7 @@ if importlib.util.find_spec("mlflow") is None or importlib.util.find_spec("sklea
 def _env(**extra: str) -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)
     path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-    return {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT / "src"), **extra}
+    return {**os.environ, "PATH": path, "PYTHONPATH": str(SRC), **extra}
 
 
 def _until(check: Any, what: str, seconds: float = PATIENCE) -> Any:

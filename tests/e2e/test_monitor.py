@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from diva.scaffold import new_project
-from tests.process import run, sh
+from tests.support.process import run, sh
 
 NAME = "sensor-watch"
 MODULE = "sensor_watch"

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.process import diva, sh
+from tests.support.process import diva, sh
 
 FIXTURE = Path(__file__).parent / "fixture"
 MODEL = "tiny-regression"

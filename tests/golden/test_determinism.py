@@ -11,14 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import EXAMPLES, ROOT
-from tests.golden.test_golden import tree
+from tests.support.paths import EXAMPLES, SRC
+from tests.support.trees import tree
 
 SEEDS = ("0", "1", "12345", "random")
 
 
 def _compile(out: Path, seed: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONHASHSEED": seed}
+    env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONHASHSEED": seed}
     result = subprocess.run(
         [sys.executable, "-m", "diva", "compile", "--out", str(out), *map(str, EXAMPLES)],
         env=env,

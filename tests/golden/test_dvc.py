@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 
 from diva.compiler.pipeline import Job, plan_job
 from diva.compiler.writer import apply
-from tests.conftest import EXAMPLES, ROOT
+from tests.support.paths import EXAMPLES, ROOT
 
 SCHEMAS = ROOT.parent / "shared" / "schemas"
 DVC_SCHEMA = SCHEMAS / "dvc-yaml.schema.json"

@@ -26,6 +26,7 @@ import pytest
 
 from diva.compiler.pipeline import Job, plan_job
 from diva.compiler.writer import apply
+from tests.support.trees import tree
 
 CASES_DIR = Path(__file__).parent
 CASES = sorted(path.parent for path in CASES_DIR.glob("*/diva.yaml"))
@@ -40,15 +41,6 @@ def compile_case(case: Path, tmp_path: Path) -> Path:
     shutil.copyfile(case / SPEC, out / SPEC)
     apply(plan_job(Job(out / SPEC, out)))
     return out
-
-
-def tree(root: Path, *, skip: frozenset[str] = frozenset()) -> dict[str, bytes]:
-    """Every file under ``root`` by its POSIX relative path, with its bytes."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and path.relative_to(root).as_posix() not in skip
-    }
 
 
 def _regenerate(expected: Path, files: dict[str, bytes]) -> None:

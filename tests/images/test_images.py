@@ -4,7 +4,7 @@ the registered version is built and pushed, and `diva smoke` gets real predictio
 from the running container. The gate then reads the recorded evidence.
 
 Nothing is mocked or pulled: the base is the stand-in `diva-python:bookworm` plus a
-wheel of this checkout (tests/docker_harness.py). The images install MLflow, DVC and
+wheel of this checkout (tests/support/docker_harness.py). The images install MLflow, DVC and
 scikit-learn from PyPI, so the first run takes a few minutes (layers are cached after).
 """
 
@@ -25,14 +25,14 @@ import pytest
 
 from diva.images.smoke import Field, sample_body
 from diva.lifecycle.evidence.registry import manifest_digest
-from tests.docker_harness import (
+from tests.support.docker_harness import (
     build_test_base,
     free_port,
     image_problem,
     local_registry,
     remove_images,
 )
-from tests.process import diva, run, sh
+from tests.support.process import diva, run, sh
 
 FIXTURE = Path(__file__).parents[1] / "e2e" / "fixture"
 MODEL = "tiny-regression"

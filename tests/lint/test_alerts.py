@@ -25,7 +25,7 @@ import pytest
 
 from diva.compiler.backends import alerts
 from diva.compiler.render import yaml_text
-from tests.unit.test_github_backend import base_data, load_yaml, project_of
+from tests.support.backends import base_data, load_yaml, project_of
 
 PROMTOOL = shutil.which("promtool")
 if PROMTOOL is None:  # CI's DIVA_NO_SKIP=1 makes this a failure

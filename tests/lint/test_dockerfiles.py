@@ -12,9 +12,6 @@ must report nothing. checkov lives in a venv of its own (``DIVA_CHECKOV``, set b
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +21,8 @@ import pytest
 from diva.compiler.ir import build
 from diva.compiler.source import load_bytes
 from diva.compiler.validate import validate_document
-from tests.conftest import EXAMPLES, ROOT
-from tests.lint.test_workflows import tool
+from tests.support.linters import checkov, run, tool
+from tests.support.paths import EXAMPLES, ROOT
 
 GOLDEN = sorted((ROOT / "tests" / "golden").glob("*/diva.yaml"))
 #: case name -> (its spec, the folder compiled from it)
@@ -55,23 +52,11 @@ def name_of(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
-def run(*command: str, unset: tuple[str, ...], cwd: Path | None = None) -> str:
-    """Run a linter without the variables that configure it (names starting with
-    ``unset``); its standard output."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith(unset)}
-    result = subprocess.run(
-        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert result.returncode in (0, 1), result.stdout + result.stderr  # 1: findings
-    return result.stdout
-
-
 def on_demand(directory: Path) -> Path:
     """The serving Dockerfile of the model-on-demand pattern, which no example or golden
     case has: it installs diva's broker consumer too."""
     from diva.compiler.backends import docker
-    from tests.unit.test_github_backend import project_of
-    from tests.unit.test_kubernetes_backend import pattern_data
+    from tests.support.backends import pattern_data, project_of
 
     (text,) = [
         artifact.text
@@ -152,19 +137,6 @@ def test_hadolint_does_catch_planted_flaws(hadolint_config: Path, tmp_path: Path
 
 
 # --- checkov -------------------------------------------------------------------------
-
-
-def checkov() -> str:
-    """``DIVA_CHECKOV`` (set by ``nox -s tests``), else checkov on PATH."""
-    configured = os.environ.get("DIVA_CHECKOV")
-    if configured is not None:
-        if not Path(configured).is_file():
-            pytest.skip(f"DIVA_CHECKOV={configured} does not exist (run `nox -s tests`)")
-        return configured
-    found = shutil.which("checkov")
-    if found is None:
-        pytest.skip("checkov is not installed (`nox -s tests` installs it; or set DIVA_CHECKOV)")
-    return found
 
 
 @dataclass(frozen=True)

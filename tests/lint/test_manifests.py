@@ -1,7 +1,7 @@
 """Generated Kubernetes manifests render with kustomize and pass the real validators.
 
 Every example (compiled at stage 3 or later: an earlier one is raised to stage 3) and
-every serving pattern of tests/unit/test_kubernetes_backend.py is compiled the way a
+every serving pattern of tests/support/backends.py (``SERVINGS``) is compiled the way a
 project is, then each kustomization — the training Job and every environment's
 overlay — is rendered with ``kubectl kustomize`` and checked:
 
@@ -35,11 +35,9 @@ from ruamel.yaml import YAML
 from diva.compiler.ir import Project
 from diva.compiler.pipeline import Job, plan_job
 from diva.compiler.writer import apply
-from tests.conftest import EXAMPLES, ROOT
-from tests.lint.test_dockerfiles import checkov, run
-from tests.lint.test_workflows import tool
-from tests.unit.test_github_backend import project_of, spec_bytes
-from tests.unit.test_kubernetes_backend import DIGEST, SERVINGS, pattern_data
+from tests.support.backends import DIGEST, SERVINGS, pattern_data, project_of, spec_bytes
+from tests.support.linters import checkov, run, tool
+from tests.support.paths import EXAMPLES, ROOT
 
 KUBERNETES_VERSION = "1.30.0"
 KSERVE_SCHEMA = ROOT.parent / "shared" / "schemas" / "kserve-inferenceservice-v1beta1.schema.json"

@@ -10,9 +10,7 @@ expressions.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,8 @@ from diva.compiler.pipeline import Job, plan_job
 from diva.compiler.source import load_bytes
 from diva.compiler.validate import validate_document
 from diva.compiler.writer import apply
-from tests.conftest import EXAMPLES, ROOT
+from tests.support.linters import tool
+from tests.support.paths import EXAMPLES, ROOT
 
 GOLDEN = sorted((ROOT / "tests" / "golden").glob("*/diva.yaml"))
 
@@ -101,15 +100,6 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         apply(plan_job(Job(out / "diva.yaml", out)))
         folders[name] = out / WORKFLOWS_DIR
     return folders
-
-
-def tool(name: str) -> str:
-    """The tool installed next to this Python (the `test` extra), else on PATH."""
-    local = Path(sys.executable).parent / name
-    found = str(local) if local.exists() else shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} is not installed (pip install -e '.[test]')")
-    return found
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:

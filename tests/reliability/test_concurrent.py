@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.monorepo import (
+from tests.support.monorepo import (
     diva_command,
     env,
     projects,

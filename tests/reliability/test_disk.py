@@ -2,7 +2,7 @@
 
 For real: the project is compiled once (version ``a``), its specs are switched to
 version ``b``, and ``diva compile`` runs on a tmpfs filled up to a few free pages, and on
-a read-only bind mount (``tests/reliability/mounts.py``, in a private mount namespace —
+a read-only bind mount (``tests/support/mounts.py``, in a private mount namespace —
 this needs root, as the test machines and CI have). It must exit 1 with
 ``diva: error: PATH: cannot write: <the system's reason>; nothing was changed`` and no
 traceback, and leave every file as it was, with no temporary file; once there is space
@@ -29,8 +29,8 @@ import pytest
 from diva.compiler import writer
 from diva.compiler.pipeline import Job, plan_job
 from diva.compiler.writer import WriteError, apply_all
-from tests.reliability.monorepo import env, projects, temp_files, tree, write_specs
-from tests.reliability.mounts import unshare_command
+from tests.support.monorepo import env, projects, temp_files, tree, write_specs
+from tests.support.mounts import unshare_command
 
 COUNT = 2
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.monorepo import env
+from tests.support.monorepo import env
 
 MEMORY = 512 * 1024 * 1024
 TIMEOUT = 60

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunDiva
-from tests.reliability.monorepo import spec_text
+from tests.support.monorepo import spec_text
+from tests.support.process import RunDiva
 
 LEFTOVER = ".dvc.yaml.k3_x9qz1.tmp"
 

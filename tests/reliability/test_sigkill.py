@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from diva.contract import LOCK_FILE
-from tests.reliability.monorepo import (
+from tests.support.monorepo import (
     compile_all,
     diva_command,
     env,

@@ -22,19 +22,10 @@ from pathlib import Path
 import pytest
 
 from diva.lifecycle.evidence import record
-from tests.reliability.monorepo import env
-from tests.unit.test_checkpoints_data import DVC, sh
-from tests.unit.test_gate import (
-    SPEC,
-    at_stage,
-    commit_spec,
-    context,
-    git,
-    init_repo,
-    judge,
-    rows_of,
-    spec_document,
-)
+from tests.support.dvc_cli import DVC, sh
+from tests.support.gate import SPEC, at_stage, context, judge, rows_of, spec_document
+from tests.support.git_repo import commit_spec, git, init_repo
+from tests.support.monorepo import env
 
 #: MLflow's HTTP client retries a refused connection with backoff for about four minutes
 #: per request by default; the tests do not wait for that (see the module's note below).

@@ -23,7 +23,7 @@ import pytest
 from diva.compiler import writer
 from diva.compiler.pipeline import Job, Output, plan_output, render_job
 from diva.compiler.writer import WriteError, apply_all
-from tests.reliability.monorepo import (
+from tests.support.monorepo import (
     projects,
     temp_files,
     tree,

@@ -14,7 +14,7 @@ import pytest
 
 from diva.compiler.validate import load_spec
 from diva.scaffold import check_answers, template_dir
-from tests.process import run
+from tests.support.process import run
 
 DEFAULTS = {
     key: value[0] if isinstance(value, list) else value

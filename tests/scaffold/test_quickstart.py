@@ -19,7 +19,7 @@ import pytest
 from diva.compiler.source import load_bytes
 from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.stages import parse_stage
-from tests.process import run, sh
+from tests.support.process import run, sh
 
 PROJECT = "sensor-model"
 BRANCHES = ["diva/stage-1-plan", "diva/stage-2-small", "diva/stage-3-large"]

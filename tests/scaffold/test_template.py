@@ -19,7 +19,7 @@ from diva.compiler.validate import load_spec
 from diva.lifecycle.proposals.promote import set_stage
 from diva.scaffold import template_dir
 from diva.stages import parse_stage
-from tests.process import run, sh
+from tests.support.process import run, sh
 
 OPTIONS = json.loads((template_dir() / "cookiecutter.json").read_text("utf-8"))
 COMBINATIONS = list(

@@ -15,13 +15,8 @@ import pytest
 
 from diva.compiler.backends import BACKENDS, alerts, emit_all
 from diva.compiler.ir import Project
-from tests.unit.test_github_backend import (
-    HOSTILE_LINE,
-    HOSTILE_TEXT,
-    base_data,
-    load_yaml,
-    project_of,
-)
+from tests.support.backends import base_data, load_yaml, project_of
+from tests.support.hostile import HOSTILE_LINE, HOSTILE_TEXT
 
 SLOS = {"latency_p95_ms": 250, "error_rate": 0.01, "availability": 0.995, "throughput_rps": 40}
 BROKER = {"kind": "redis", "url": "redis://b:6379/0", "input_topic": "i", "output_topic": "o"}

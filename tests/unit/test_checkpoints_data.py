@@ -1,17 +1,15 @@
-"""Checkpoints of stages 3-5 not covered in test_gate.py: real DVC registration, runs in
-the standardized image, large-scale targets, stage 3's budget, champion, serving image."""
+"""Checkpoints of stages 3-5 not covered in test_gate.py: DVC registration (on a real
+DVC repository in tests/integration/test_checkpoints_dvc.py), runs in the standardized
+image, large-scale targets, stage 3's budget, champion, serving image."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from diva.lifecycle.evidence.mlflow import Run
-from tests.unit.test_gate import (
+from tests.support.gate import (
     LARGE_HASH,
     SMALL_HASH,
     FakeRuns,
@@ -20,39 +18,6 @@ from tests.unit.test_gate import (
     run,
     spec_document,
 )
-
-DVC = [sys.executable, "-m", "dvc"]
-
-
-def sh(root: Path, *args: str) -> None:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    subprocess.run(args, cwd=root, env=env, check=True, capture_output=True, timeout=120)
-
-
-@pytest.fixture
-def dvc_repo(tmp_path: Path) -> Path:
-    """A git + DVC repository with data/month tracked and a local remote, not pushed."""
-    pytest.importorskip("dvc", reason="needs dvc (the `test` extra)")
-    root = tmp_path / "repo"
-    (root / "data" / "month").mkdir(parents=True)
-    (root / "data" / "month" / "rows.csv").write_text("1,2\n3,4\n")
-    sh(root, "git", "init", "-q")
-    sh(root, *DVC, "init", "-q")
-    sh(root, *DVC, "add", "-q", "data/month")
-    sh(root, *DVC, "remote", "add", "-d", "local", str(tmp_path / "remote"))
-    return root
-
-
-def _lock(root: Path) -> None:
-    """dvc.lock as `dvc repro` writes it after a stage that read data/month."""
-    from ruamel.yaml import YAML
-
-    pointer = YAML(typ="safe").load(root / "data" / "month.dvc")
-    md5 = pointer["outs"][0]["md5"]
-    (root / "dvc.lock").write_text(
-        "schema: '2.0'\nstages:\n  train-month:\n    cmd: python src/train.py\n"
-        f"    deps:\n    - path: data/month\n      md5: {md5}\n"
-    )
 
 
 @pytest.fixture
@@ -73,21 +38,6 @@ def test_data_small_fails_while_the_dataset_is_not_tracked(tmp_path: Path) -> No
     verdict = judge("data.small", context(spec_document(), tmp_path))
     assert verdict.status == "fail"
     assert "month: not tracked (no data/month.dvc)" in verdict.detail
-
-
-def test_data_small_fails_while_the_pipeline_never_ran_on_it(dvc_repo: Path) -> None:
-    verdict = judge("data.small", context(spec_document(), dvc_repo))
-    assert verdict.status == "fail"
-    assert "month: not in dvc.lock" in verdict.detail
-
-
-def test_data_small_fails_until_pushed_then_passes(dvc_repo: Path) -> None:
-    _lock(dvc_repo)
-    before = judge("data.small", context(spec_document(), dvc_repo))
-    assert (before.status, before.detail) == ("fail", "month: not pushed to the DVC remote")
-    sh(dvc_repo, *DVC, "push", "-q")
-    after = judge("data.small", context(spec_document(), dvc_repo))
-    assert (after.status, after.detail) == ("pass", "month tracked, locked and pushed")
 
 
 def test_data_large_judges_the_large_dataset(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from diva import __version__
 from diva.cli import cli
-from tests.conftest import EXAMPLES, ROOT, RunDiva
+from tests.support.paths import EXAMPLES, ROOT, SRC
+from tests.support.process import RunDiva
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -147,7 +148,7 @@ def test_validate_does_not_import_heavy_libraries(run_diva: RunDiva) -> None:
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],
-        env={"PYTHONPATH": str(ROOT / "src")},
+        env={"PYTHONPATH": str(SRC)},
         capture_output=True,
         text=True,
         check=True,

@@ -18,17 +18,8 @@ from dockerfile_parse import DockerfileParser
 
 from diva.compiler.backends import BACKENDS, docker, emit_all
 from diva.compiler.ir import Project
-from tests.unit.test_github_backend import (
-    TITLE,
-    base_data,
-    benign,
-    hostile,
-    load_yaml,
-    outputs,
-    planted,
-    project_of,
-    with_stage,
-)
+from tests.support.backends import base_data, load_yaml, project_of, with_stage
+from tests.support.hostile import TITLE, benign, hostile, outputs, planted
 
 TRAIN = docker.TRAIN_DOCKERFILE
 SERVE = docker.SERVE_DOCKERFILE
@@ -228,7 +219,7 @@ def test_tricky_titles_come_back_unchanged(title: str) -> None:
 
 def test_on_demand_serving_image_installs_diva_consume_with_the_model() -> None:
     from diva import __version__
-    from tests.unit.test_kubernetes_backend import pattern_data
+    from tests.support.backends import pattern_data
 
     text = dockerfiles(project_of(pattern_data("on-demand")))["docker/serve.Dockerfile"]
     (install,) = [i["value"] for i in instructions(text) if i["instruction"] == "RUN"][1:]
@@ -238,7 +229,7 @@ def test_on_demand_serving_image_installs_diva_consume_with_the_model() -> None:
 
 @pytest.mark.parametrize("pattern", ["service", "kserve", "precompute"])
 def test_other_patterns_serve_without_the_consumer(pattern: str) -> None:
-    from tests.unit.test_kubernetes_backend import pattern_data
+    from tests.support.backends import pattern_data
 
     text = dockerfiles(project_of(pattern_data(pattern)))["docker/serve.Dockerfile"]
     assert "diva-lifecycle" not in text

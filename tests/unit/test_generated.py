@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from diva.compiler.pipeline import jobs_for, plan_job
-from tests.conftest import EXAMPLES, ROOT
+from tests.support.paths import EXAMPLES, ROOT
 
 
 @pytest.mark.parametrize("job", jobs_for(EXAMPLES, ROOT / "generated"), ids=lambda j: j.out.name)

@@ -9,65 +9,44 @@ appear.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from collections.abc import Iterator
-from copy import deepcopy
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from diva import __version__
-from diva.compiler.backends import BACKENDS, emit_all, github
-from diva.compiler.ir import Project, build
+from diva.compiler.backends import BACKENDS, github
 from diva.compiler.render import Artifact, yaml_text
 from diva.compiler.source import load_bytes
 from diva.compiler.validate import validate_document
 from diva.errors import SpecError
 from diva.lifecycle.checkpoints import for_stage
-from tests.conftest import ROOT
+from tests.support.backends import (
+    CHECKOUT_SHA,
+    base_data,
+    files,
+    load_yaml,
+    project_of,
+    spec_bytes,
+    with_stage,
+)
+from tests.support.hostile import (
+    BROKER_CONFIG,
+    FIELDS,
+    TITLE,
+    URL_FIELDS,
+    benign,
+    hostile,
+    marker,
+    outputs,
+    planted,
+    run_scripts,
+)
 
 GATE = ".github/workflows/diva-gate.yml"
 PIPELINE = ".github/workflows/diva-pipeline.yml"
-CHECKOUT_SHA = "11bd71901bbe5b1630ceea73d27597364c9af683"
 SETUP_PYTHON_SHA = "a26af69be951a213d495a4c3e4e4022e16d87065"
-BASE_SPEC = ROOT / "specs" / "examples" / "demand-forecast" / "diva.yaml"
-
-
-def base_data() -> dict[str, Any]:
-    data: dict[str, Any] = YAML(typ="safe").load(BASE_SPEC.read_text(encoding="utf-8"))
-    return data
-
-
-def spec_bytes(data: dict[str, Any]) -> bytes:
-    """JSON is YAML: the spec is written without diva's own YAML serializer.
-
-    Characters that YAML reads as line breaks inside a quoted scalar are escaped.
-    """
-    text = json.dumps(data, ensure_ascii=False, indent=1)
-    for char in ("\x85", "\u2028", "\u2029"):
-        text = text.replace(char, f"\\u{ord(char):04x}")
-    return text.encode("utf-8")
-
-
-def project_of(data: dict[str, Any]) -> Project:
-    raw = spec_bytes(data)
-    return build(validate_document(load_bytes(raw)), raw)
-
-
-def with_stage(stage: int, **changes: Any) -> Project:
-    data = base_data()
-    data.update(stage=stage, **changes)
-    return project_of(data)
-
-
-def files(project: Project) -> dict[str, str]:
-    return {artifact.path: artifact.text for artifact in github.emit(project)}
-
-
-def load_yaml(text: str) -> Any:
-    return YAML(typ="safe", pure=True).load(io.StringIO(text))
 
 
 def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
@@ -320,90 +299,7 @@ def test_required_check_is_the_gate_jobs_name() -> None:
     assert load_yaml(produced[GATE])["jobs"]["gate"]["name"] == check["context"]
 
 
-# --- hostile spec text ---------------------------------------------------------------
-
-HOSTILE_LINE = (
-    "- & * ! | > ' \" % @ ` #x: y {a} [b] $(id) `id` ; a && b || c > /tmp/x < /etc/passwd "
-    "${HOME} $HOME {{ z }} }} ${ { } ü 中文 🚀 \u202e\u00a0\x85\u2028 \\ ~ ? ---"
-)
-HOSTILE_TEXT = f"|\n{HOSTILE_LINE}\n  key: value\n\t- item\n---\n...\nEOF'\"\n# not a comment\n"
-#: Line fields hold one line; Text fields (and params) may hold newlines too.
-LINE_FIELDS: tuple[tuple[str | int, ...], ...] = (
-    ("project", "title"),
-    ("idea", "inputs", 2, "description"),
-    ("idea", "outputs", 0, "description"),
-    ("plan", "references", 0, "title"),
-    ("plan", "techniques", 0),
-    ("datasets", "sales-pilot", "existing", "source"),
-    ("serving", "broker", "url"),
-)
-TEXT_FIELDS: tuple[tuple[str | int, ...], ...] = (
-    ("project", "description"),
-    ("idea", "problem"),
-    ("idea", "expected_effect"),
-    ("idea", "value", "researchers"),
-    ("idea", "value", "users"),
-    ("plan", "summary"),
-    ("datasets", "sales-all", "description"),
-    ("model", "params", "objective"),
-    ("model", "params", "note"),
-    ("model", "params", "nested", "list", 1),
-)
-#: Fields of either kind, in planting order; a field's index names its marker.
-#: The model-on-demand consumer's ConfigMap, which carries the broker URL (stage 4+).
-BROKER_CONFIG = "deploy/base/configmap.yaml"
-FIELDS = (*LINE_FIELDS, ("model", "params", "nested", "list", 0), *TEXT_FIELDS)
-TITLE = ("project", "title")
-ON_DEMAND = {
-    "pattern": "model-on-demand",
-    "scheme": "forecast",
-    "broker": {
-        "kind": "redis",
-        "url": "redis://broker:6379/0",
-        "input_topic": "in",
-        "output_topic": "o",
-    },
-}
-
-
-def marker(index: int) -> str:
-    return f"«field-{index}»"
-
-
-def planted(value_of: Any) -> dict[str, Any]:
-    """The example at the model-on-demand pattern (so it has a broker URL), with every
-    free-text field (params nested in a list too) set to ``value_of(index, field)``."""
-    data = base_data()
-    data["serving"] = deepcopy(ON_DEMAND)
-    data["model"]["params"]["nested"] = {"list": ["", ""]}
-    for index, field in enumerate(FIELDS):
-        *parents, last = field
-        node = data
-        for key in parents:
-            node = node[key]
-        node[last] = value_of(index, field)
-    return data
-
-
-#: URL fields hold no whitespace: the hostile line without it, after a valid scheme and host.
-URL_FIELDS = {("serving", "broker", "url")}
-HOSTILE_URL = "redis://broker:6379/" + "".join(HOSTILE_LINE.split()).replace("${{", "$!{{")
-
-
-def hostile(index: int, field: tuple[str | int, ...]) -> str:
-    if field in URL_FIELDS:
-        return f"{HOSTILE_URL}{marker(index)}"
-    text = HOSTILE_TEXT if field in TEXT_FIELDS else HOSTILE_LINE
-    return f"{text[: len(text) // 2]}{marker(index)}{text[len(text) // 2 :]}"
-
-
-def benign(index: int, field: tuple[str | int, ...]) -> str:
-    return f"redis://plain-{index}:6379/0" if field in URL_FIELDS else f"plain text {index}"
-
-
-def outputs(data: dict[str, Any], stage: int) -> dict[str, str]:
-    data = {**data, "stage": stage}
-    return {artifact.path: artifact.text for artifact in emit_all(project_of(data))}
+# --- hostile spec text (planted by tests/support/hostile.py) ---------------------------
 
 
 def labelled(stage: int) -> set[str]:
@@ -438,17 +334,6 @@ def key_paths(node: Any, prefix: tuple[Any, ...] = ()) -> set[tuple[Any, ...]]:
         for index, item in enumerate(node):
             paths |= key_paths(item, (*prefix, index))
     return paths
-
-
-def run_scripts(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "run":
-                yield str(value)
-            yield from run_scripts(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from run_scripts(item)
 
 
 def workflows(produced: dict[str, str]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The ``kubernetes`` backend: the training Job, serving manifests per pattern, overlays.
 
 The specs are the demand-forecast example with its ``serving`` section replaced by one
-per pattern (:data:`SERVINGS`) and three environments in the three states of a release
-(:data:`RELEASES`): none (dev), a model version by tag (production), a digest (staging).
+per pattern (:data:`tests.support.backends.SERVINGS`) and three environments in the three
+states of a release (:data:`~tests.support.backends.RELEASES`): none (dev), a model version
+by tag (production), a digest (staging).
 tests/lint/test_manifests.py runs the real validators on the same specs.
 """
 
@@ -24,37 +25,17 @@ from diva.compiler.backends import BACKENDS, emit_all, kubernetes
 from diva.compiler.ir import Project
 from diva.compiler.pipeline import Job, plan_job
 from diva.compiler.writer import apply
-from tests.unit.test_github_backend import base_data, project_of, spec_bytes
+from tests.support.backends import (
+    BROKER,
+    DIGEST,
+    ENVIRONMENTS,
+    SERVINGS,
+    base_data,
+    pattern_data,
+    project_of,
+    spec_bytes,
+)
 
-DIGEST = "sha256:" + "5e" * 32
-ENVIRONMENTS = ["dev", "staging", "production"]
-RELEASES = {
-    "staging": {"model_version": 4, "image_digest": DIGEST},
-    "production": {"model_version": 3},
-}
-BROKER = {
-    "kind": "redis",
-    "url": "redis://broker.messaging:6379/0",
-    "input_topic": "demand.requests",
-    "output_topic": "demand.predictions",
-}
-#: one serving section per pattern (and runtime)
-SERVINGS: dict[str, dict[str, Any]] = {
-    "service": {
-        "pattern": "model-as-service",
-        "resources": {"cpu": "1", "memory": "2Gi", "gpu": 1},
-        "replicas": {"min": 2, "max": 5},
-    },
-    "kserve": {
-        "pattern": "model-as-service",
-        "runtime": "kserve",
-        "resources": {"cpu": "2", "memory": "4Gi"},
-        "replicas": {"min": 1, "max": 4},
-    },
-    "precompute": {"pattern": "precompute", "schedule": "30 2 * * *"},
-    "on-demand": {"pattern": "model-on-demand", "broker": BROKER},
-    "dependency": {"pattern": "model-as-dependency"},
-}
 #: the files of each pattern's base, besides kustomization.yaml
 BASE_FILES = {
     "service": {"deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "networkpolicy.yaml"},
@@ -75,14 +56,6 @@ TRAINING_FILES = {
     "deploy/training/namespace.yaml",
     "deploy/training/networkpolicy.yaml",
 }
-
-
-def pattern_data(pattern: str, stage: int = 4, **serving: Any) -> dict[str, Any]:
-    data = base_data()
-    data["stage"] = stage
-    data["serving"] = {**SERVINGS[pattern], "releases": RELEASES, **serving}
-    data["platform"]["environments"] = ENVIRONMENTS
-    return data
 
 
 def files(project: Project) -> dict[str, Any]:

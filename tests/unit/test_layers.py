@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from diva.lifecycle.checkpoints import CHECKPOINTS, EVALUATORS
 from diva.stages import CRITERIA, criteria_for
+from tests.support.paths import SRC
 
-SRC = Path(__file__).resolve().parents[2] / "src"
 CORE = ("diva.stages", "diva.extras", "diva.tools", "diva.contract", "diva.errors")
 
 

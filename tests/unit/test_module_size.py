@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+from tests.support.paths import SRC
+
 MODULE_LINES = 400
 FUNCTION_LINES = 60
 #: modules over MODULE_LINES, relative to src/

@@ -14,19 +14,15 @@ import pytest
 from diva import __version__
 from diva.compiler.backends.github import monitor_workflow
 from diva.compiler.ir import Project
-from tests.unit.test_github_backend import (
+from tests.support.backends import (
     CHECKOUT_SHA,
     base_data,
-    benign,
     files,
-    hostile,
     load_yaml,
-    outputs,
-    planted,
     project_of,
-    run_scripts,
     with_stage,
 )
+from tests.support.hostile import benign, hostile, outputs, planted, run_scripts
 
 MONITOR = ".github/workflows/monitor.yml"
 UPLOAD_SHA = "ea165f8d65b6e75b540449e92b4886f43607fa02"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from diva.cli import cli
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 SOURCES = [path.read_text(encoding="utf-8") for path in EXAMPLES]
 DATA = [YAML(typ="safe", pure=True).load(text) for text in SOURCES]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from diva.compiler.spec.schema import SCHEMA_DIALECT, SCHEMA_ID, json_schema, render_schema
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def test_committed_schema_matches_the_model() -> None:

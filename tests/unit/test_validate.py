@@ -10,7 +10,7 @@ from diva.compiler.source import load_bytes
 from diva.compiler.spec.model import Spec
 from diva.compiler.validate import validate_document
 from diva.errors import SpecError
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 BASE = """\
 diva: 1

@@ -1,6 +1,6 @@
 """Real full and read-only file systems for a compile, in a private mount namespace.
 
-``python -m tests.reliability.mounts KIND PROJECT OUT`` runs inside
+``python -m tests.support.mounts KIND PROJECT OUT`` runs inside
 ``unshare --mount --propagation private`` (root only): the mounts it makes vanish with
 the process, even if it is killed, and nobody else sees them. ``PROJECT`` holds the specs
 (and the files of an earlier compile); ``OUT`` receives ``first.json``/``first/`` (the
@@ -35,7 +35,7 @@ def unshare_command(kind: str, project: Path, out: Path) -> list[str]:
         "private",
         sys.executable,
         "-m",
-        "tests.reliability.mounts",
+        "tests.support.mounts",
         kind,
         str(project),
         str(out),

@@ -17,7 +17,7 @@ from diva.compiler.pipeline import Job, plan_job
 from diva.compiler.render import Artifact
 from diva.compiler.writer import LOCK_FILE, UnsafePathError, apply, plan
 from diva.errors import DivaError
-from tests.conftest import RunDiva
+from tests.support.process import RunDiva
 
 SPEC = "diva.yaml"
 GENERATED = (

@@ -18,9 +18,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.act_harness import docker_problem
+from tests.support.act_harness import docker_problem
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PYTHON_BASE = "diva-python:bookworm"
 
 

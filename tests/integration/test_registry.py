@@ -11,14 +11,14 @@ import pytest
 
 from diva.lifecycle.evidence import UnreachableError
 from diva.lifecycle.evidence.registry import manifest_digest
-from tests.docker_harness import (
+from tests.support.docker_harness import (
     free_port,
     local_registry,
     push_tiny_image,
     registry_problem,
     remove_images,
 )
-from tests.unit.test_gate import context, judge, spec_document
+from tests.support.gate import context, judge, spec_document
 
 
 @pytest.fixture(scope="module")

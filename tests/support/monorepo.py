@@ -16,7 +16,7 @@ from pathlib import Path
 
 from diva.compiler.writer import read_lock, sha256
 from diva.contract import LOCK_FILE
-from tests.conftest import ROOT
+from tests.support.paths import SRC
 
 SPEC = "diva.yaml"
 #: mkstemp's temporary files of the writer: ``.NAME.XXXXXXXX.tmp``
@@ -91,7 +91,7 @@ def write_specs(repo: Path, count: int, version: str) -> None:
 
 
 def env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT / "src"), **extra}
+    return {**os.environ, "PYTHONPATH": str(SRC), **extra}
 
 
 def diva_command(*args: str) -> list[str]:

@@ -1,12 +1,18 @@
 """Running commands from the slow end-to-end tests: the test venv's tools first on PATH,
-output captured, a failure shown with everything the command printed."""
+output captured, a failure shown with everything the command printed.
+
+``RunDiva`` is the type of conftest's ``run_diva`` fixture.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+RunDiva = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def env() -> dict[str, str]:

@@ -60,9 +60,10 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
+
 RUNNER_IMAGE = "diva-act-runner:bookworm"
-ACTIONS = Path(__file__).parent / "act" / "actions"
+ACTIONS = ROOT / "tests" / "act" / "actions"
 
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"  # v4.2.2
 SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065"  # v5.6.0
