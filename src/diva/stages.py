@@ -86,7 +86,7 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("model.candidate", 4, "its model version has alias candidate", ("mlflow",)),
     Criterion("cycles.large", 4, "cycle budget of stage 3 kept", ("git",)),
     Criterion("image.serving", 5, "serving image pushed, digest recorded", ("registry",)),
-    Criterion("image.smoke", 5, "a smoke test of the serving image passed", ("evidence file",)),
+    Criterion("image.smoke", 5, "a smoke test of the serving image passed", ("mlflow",)),
     Criterion("model.champion", 5, "a model version has alias champion", ("mlflow",)),
     Criterion(
         "serving.release",

@@ -111,7 +111,8 @@ def test_gate_counts_the_budget_from_git_history(tmp_path: Path) -> None:
     budget_one = SPEC.replace("cycles: {small: 3, large: 2}", "cycles: {small: 1}")
     for stage in (1, 2, 1, 2):  # stage 2 entered a second time
         commit_spec(root, at_stage(stage, budget_one), f"stage {stage}")
-    (root / "diva.yaml").write_text(at_stage(3, budget_one), encoding="utf-8")
+    git(root, "checkout", "-q", "-b", "promote")
+    commit_spec(root, at_stage(3, budget_one), "ask for stage 3")
     rows = {row.id: row for row in evaluate(root, "main").rows}
     assert rows["cycles.small"].status == "fail"
     assert "decide: proceed or stop" in rows["cycles.small"].detail
@@ -122,7 +123,8 @@ def test_going_back_beyond_the_budget_fails_the_pull_request(tmp_path: Path) -> 
     budget_one = SPEC.replace("cycles: {small: 3, large: 2}", "cycles: {small: 1}")
     for stage in (1, 2, 3):
         commit_spec(root, at_stage(stage, budget_one), f"stage {stage}")
-    (root / "diva.yaml").write_text(at_stage(2, budget_one), encoding="utf-8")
+    git(root, "checkout", "-q", "-b", "back")
+    commit_spec(root, at_stage(2, budget_one), "back to stage 2")
     rows = {row.id: row for row in evaluate(root, "main").rows}
     assert rows["movement"].detail.startswith("back to stage 2")
     assert rows["cycles.small"].status == "fail"
@@ -154,7 +156,9 @@ def test_gate_passes_a_complete_promotion(run_diva: RunDiva, repo: Path) -> None
     assert result.stdout.startswith("diva gate: promotion 1 -> 2\n")
     assert rows_of(result.stdout) == {
         "spec.valid": "pass",
+        "head.files": "pass",
         "movement": "pass",
+        "policy": "pass",
         "generated": "pass",
         "plan.summary": "pass",
         "plan.references": "pass",
@@ -176,6 +180,7 @@ def test_gate_fails_without_references(run_diva: RunDiva, repo: Path) -> None:
 def test_gate_fails_on_a_hand_edited_generated_file(run_diva: RunDiva, repo: Path) -> None:
     with (repo / "dvc.yaml").open("a", encoding="utf-8") as stream:
         stream.write("# tweaked by hand\n")
+    git(repo, "commit", "-q", "-am", "tweak dvc.yaml by hand")
     result = run_diva("gate", "--base", "main", cwd=repo)
     assert result.returncode == 1
     assert rows_of(result.stdout)["generated"] == "fail"
@@ -185,6 +190,7 @@ def test_gate_fails_on_a_hand_edited_generated_file(run_diva: RunDiva, repo: Pat
 def test_gate_fails_on_an_invalid_spec_and_shows_the_issue(run_diva: RunDiva, repo: Path) -> None:
     spec = repo / "diva.yaml"
     spec.write_text(spec.read_text().replace("\nplan:\n", "\nplna:\n"))
+    git(repo, "commit", "-q", "-am", "a typo")
     result = run_diva("gate", "--base", "main", cwd=repo)
     assert result.returncode == 1
     assert rows_of(result.stdout) == {"spec.valid": "fail"}

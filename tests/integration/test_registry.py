@@ -6,6 +6,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,17 +24,29 @@ from tests.support.gate import context, judge, spec_document
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``127.0.0.1:PORT`` of a registry that holds ``diva-test/tiny:1``."""
+    """``127.0.0.1:PORT`` of a registry that holds ``diva-test/tiny:1`` and the serving
+    image of the test project, ``diva-test/PROJECT-serve:1``."""
     if (problem := registry_problem()) is not None:
         pytest.skip(problem)
     folder = tmp_path_factory.mktemp("registry")
     with local_registry(folder) as host:
-        image = f"{host}/diva-test/tiny:1"
+        images = [f"{host}/diva-test/tiny:1", serving_image(host)]
         try:
-            push_tiny_image(image, folder)
+            for image in images:
+                push_tiny_image(image, folder)
             yield host
         finally:
-            remove_images(image)
+            remove_images(*images)
+
+
+def serving_image(host: str) -> str:
+    return f"{host}/diva-test/{spec_document()['project']['name']}-serve:1"
+
+
+def in_registry(host: str) -> dict[str, Any]:
+    document = spec_document()
+    document.setdefault("platform", {})["image_registry"] = f"{host}/diva-test"
+    return document
 
 
 def test_the_digest_is_what_the_push_reported(registry: str) -> None:
@@ -70,13 +83,13 @@ def _recorded(root: Path, reference: str, digest: str) -> None:
 def test_the_serving_image_checkpoint_confirms_the_recorded_digest(
     registry: str, tmp_path: Path
 ) -> None:
-    image = f"{registry}/diva-test/tiny:1"
+    image = serving_image(registry)
     digest = manifest_digest(image)
     assert digest is not None
     _recorded(tmp_path, image, digest)
-    assert judge("image.serving", context(spec_document(), tmp_path)).status == "pass"
+    assert judge("image.serving", context(in_registry(registry), tmp_path)).status == "pass"
     _recorded(tmp_path, image, "sha256:" + "0" * 64)
-    verdict = judge("image.serving", context(spec_document(), tmp_path))
+    verdict = judge("image.serving", context(in_registry(registry), tmp_path))
     assert (verdict.status, verdict.detail) == (
         "fail",
         f"{image} is {digest}, not sha256:{'0' * 64}",
@@ -84,5 +97,21 @@ def test_the_serving_image_checkpoint_confirms_the_recorded_digest(
 
 
 def test_the_serving_image_checkpoint_is_unreachable_without_registry(tmp_path: Path) -> None:
-    _recorded(tmp_path, f"127.0.0.1:{free_port()}/x/y:1", "sha256:" + "1" * 64)
-    assert judge("image.serving", context(spec_document(), tmp_path)).status == "unreachable"
+    host = f"127.0.0.1:{free_port()}"
+    _recorded(tmp_path, serving_image(host), "sha256:" + "1" * 64)
+    verdict = judge("image.serving", context(in_registry(host), tmp_path))
+    assert verdict.status == "unreachable"
+
+
+def test_an_image_outside_the_projects_repository_is_no_evidence(
+    registry: str, tmp_path: Path
+) -> None:
+    """The attack: record an image that exists (pushed anywhere, by anyone) in place of
+    the project's own serving image."""
+    image = f"{registry}/diva-test/tiny:1"
+    digest = manifest_digest(image)
+    assert digest is not None
+    _recorded(tmp_path, image, digest)
+    verdict = judge("image.serving", context(in_registry(registry), tmp_path))
+    assert verdict.status == "fail"
+    assert verdict.detail == f"the recorded image {image} is not in {serving_image(registry)[:-2]}"

@@ -20,7 +20,7 @@ from diva.errors import UsageError
 from diva.lifecycle.gate import evaluate
 from diva.lifecycle.proposals.pin import Pinned, pin, resolve
 from tests.support.docker_harness import free_port
-from tests.support.git_repo import commit_spec, git, git_only_on_path, init_repo
+from tests.support.git_repo import commit_spec, git, git_only_on_path, init_repo, propose
 from tests.support.process import RunDiva
 from tests.support.release import DIGEST, OTHER, RELEASES_LINE, release_spec
 
@@ -74,8 +74,9 @@ def repo(tmp_path: Path, store: Path, registry: str) -> Path:
 
 
 def pinned_rows(root: Path, pinned: Pinned) -> dict[str, tuple[str, str]]:
-    """Pin in the working tree, gate against main: release rows by id."""
+    """Pin, commit on a pull request's branch, gate against main: release rows by id."""
     pin(root, "diva.yaml", pinned)
+    propose(root, f"pin {pinned.environment}")
     report = evaluate(root, "main")
     return {row.id: (row.status, row.detail) for row in report.rows if row.id.startswith("release")}
 
@@ -153,6 +154,7 @@ def test_a_version_missing_a_target_fails(repo: Path) -> None:
 
 def test_the_movement_names_the_release(repo: Path) -> None:
     pin(repo, "diva.yaml", Pinned("staging", 1, None))
+    propose(repo, "pin staging")
     report = evaluate(repo, "main")
     assert report.movement == "no stage change (stage 4 (model deployment)); release of staging"
 
@@ -164,7 +166,7 @@ def test_a_pull_request_that_keeps_the_releases_gets_no_release_checks(repo: Pat
 
 def test_only_the_changed_environment_is_checked(repo: Path) -> None:
     pin(repo, "diva.yaml", Pinned("staging", 1, None))
-    git(repo, "commit", "-q", "-am", "staging runs 1")
+    git(repo, "commit", "-q", "-am", "staging runs 1")  # on main
     rows = pinned_rows(repo, Pinned("production", 2, None))
     assert set(rows) == {f"release.production.{key}" for key in ("version", "targets", "image")}
 
@@ -172,24 +174,58 @@ def test_only_the_changed_environment_is_checked(repo: Path) -> None:
 def test_a_digest_the_registry_cannot_confirm_is_unreachable(repo: Path) -> None:
     rows = pinned_rows(repo, Pinned("staging", 1, DIGEST))
     status, detail = rows["release.staging.image"]
-    # pin itself recorded the image: the evidence file matches, and says so
+    # pin recorded the image in the evidence file, but that is no proof: unreachable
+    assert status == "unreachable"
+    assert "diva.evidence.json" not in detail
+
+
+def self_attested(repo: Path) -> None:
+    """The base (main) opts in to self-attested evidence."""
+    spec = repo / "diva.yaml"
+    text = spec.read_text().replace("platform:\n", "platform:\n  evidence: self-attested\n", 1)
+    assert "evidence: self-attested" in text
+    commit_spec(repo, text, "no shared registry: evidence is self-attested", compiled=True)
+
+
+def test_a_self_attested_policy_takes_the_recorded_image(repo: Path) -> None:
+    self_attested(repo)
+    rows = pinned_rows(repo, Pinned("staging", 1, DIGEST))
+    status, detail = rows["release.staging.image"]
     assert status == "pass"
-    assert "recorded in diva.evidence.json for version 1 (registry not re-verified" in detail
+    assert "self-attested in diva.evidence.json for version 1 (registry not re-verified" in detail
     document = json.loads((repo / "diva.evidence.json").read_text())
     document["images"]["serving"]["model_version"] = "2"
     (repo / "diva.evidence.json").write_text(json.dumps(document))
+    propose(repo, "record another version")
     report = evaluate(repo, "main")
     row = next(row for row in report.rows if row.id == "release.staging.image")
     assert row.status == "unreachable"
     assert "registry unreachable" in row.detail
 
 
-def test_without_mlflow_the_release_checks_are_unreachable(repo: Path, store: Path) -> None:
+def test_a_pull_request_cannot_point_the_gate_at_another_mlflow(repo: Path, store: Path) -> None:
     spec = repo / "diva.yaml"
     spec.write_text(spec.read_text().replace(str(store), str(store.parent / "gone.db")))
+    rows = {row.id: row for row in evaluate_pinned(repo, Pinned("staging", 99, None))}
+    # the base's MLflow is asked (version 99 is not there), not the one the PR names
+    assert rows["release.staging.version"].status == "fail"
+    assert rows["policy"].status == "fail"
+    assert "platform.mlflow" in rows["policy"].detail
+
+
+def test_without_mlflow_the_release_checks_are_unreachable(repo: Path, store: Path) -> None:
+    spec = repo / "diva.yaml"
+    text = spec.read_text().replace(str(store), str(store.parent / "gone.db"))
+    commit_spec(repo, text, "the base's MLflow is gone", compiled=True)
     rows = pinned_rows(repo, Pinned("staging", 1, None))
     assert rows["release.staging.version"][0] == "unreachable"
     assert "gone.db" in rows["release.staging.version"][1]
+
+
+def evaluate_pinned(root: Path, pinned: Pinned) -> list[Any]:
+    pin(root, "diva.yaml", pinned)
+    propose(root, f"pin {pinned.environment}")
+    return evaluate(root, "main").rows
 
 
 @pytest.fixture(scope="module")

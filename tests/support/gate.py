@@ -136,11 +136,14 @@ def run(
     return Run(run_id, tags, metrics)
 
 
+STATUSES = frozenset({"pass", "fail", "unreachable", "unverified"})
+
+
 def rows_of(output: str) -> dict[str, str]:
     """checkpoint id -> status, from the text report."""
     rows = {}
     for line in output.splitlines():
         parts = line.split()
-        if line.startswith("  ") and len(parts) > 2 and parts[0] in {"pass", "fail", "unreachable"}:
+        if line.startswith("  ") and len(parts) > 2 and parts[0] in STATUSES:
             rows[parts[1]] = parts[0]
     return rows

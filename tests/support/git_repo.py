@@ -36,6 +36,16 @@ def commit_spec(root: Path, text: str, message: str, *, compiled: bool = False) 
     return git(root, "rev-parse", "HEAD")
 
 
+def propose(root: Path, message: str, branch: str = "proposal") -> str:
+    """Commit everything on ``branch`` (created from the current commit when it is not
+    checked out already), as a pull request's head: the gate judges commits."""
+    if git(root, "rev-parse", "--abbrev-ref", "HEAD") != branch:
+        git(root, "checkout", "-q", "-b", branch)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+    return git(root, "rev-parse", "HEAD")
+
+
 def compile_here(root: Path) -> None:
     apply(plan_job(Job(root / "diva.yaml", root)))
 

@@ -14,7 +14,8 @@ from diva.errors import UsageError
 from diva.images.smoke import Field, Report, judge, render, sample_body
 from diva.images.train import repository_of
 from diva.lifecycle.evidence import record
-from tests.support.gate import context, spec_document
+from diva.lifecycle.evidence.mlflow import Run
+from tests.support.gate import FakeRuns, context, spec_document
 from tests.support.gate import judge as judge_checkpoint
 
 NUMBERS = [Field("x0", "float"), Field("n", "integer"), Field("flag", "boolean")]
@@ -130,16 +131,49 @@ def _smoke_evidence(root: Path, smoke_digest: str, passed: bool) -> None:
     record.merge(root, {"smoke": {**smoke, "latency_ms": {"p95": 7.5}}})
 
 
-def test_the_smoke_checkpoint_needs_a_passed_test_of_the_recorded_image(tmp_path: Path) -> None:
-    verdict = judge_checkpoint("image.smoke", context(spec_document(), tmp_path))
-    assert (verdict.status, verdict.detail) == ("fail", "no smoke test recorded (`diva smoke`)")
+def smoke_run(run_id: str, digest: str, passed: bool) -> Run:
+    tags = {"diva.project": "demo", "diva.kind": "smoke", "diva.image.digest": digest}
+    return Run(run_id, {**tags, "diva.smoke.passed": str(passed).lower()}, {})
+
+
+def smoke_verdict(root: Path, runs: list[Run] | None, attested: bool = False) -> tuple[str, str]:
+    ctx = context(spec_document(), root, runs=FakeRuns(runs) if runs is not None else None)
+    ctx.attested = attested
+    verdict = judge_checkpoint("image.smoke", ctx)
+    return verdict.status, verdict.detail
+
+
+def test_the_smoke_checkpoint_needs_a_passed_smoke_run_of_the_serving_image(
+    tmp_path: Path,
+) -> None:
     _smoke_evidence(tmp_path, "sha256:a", passed=True)
-    verdict = judge_checkpoint("image.smoke", context(spec_document(), tmp_path))
-    assert (verdict.status, verdict.detail) == ("pass", "50 requests, p95 7.5 ms")
+    assert smoke_verdict(tmp_path, [smoke_run("r1", "sha256:a", passed=True)]) == (
+        "pass",
+        "1 of 1 smoke run(s) of sha256:a passed (test runs)",
+    )
+    status, detail = smoke_verdict(tmp_path, [smoke_run("r1", "sha256:a", passed=False)])
+    assert (status, detail) == ("fail", "0 of 1 smoke run(s) of sha256:a passed")
+    other_image = [smoke_run("r1", "sha256:b", passed=True)]
+    assert smoke_verdict(tmp_path, other_image) == (
+        "fail",
+        "no smoke test of sha256:a logged to MLflow (`diva smoke`)",
+    )
+
+
+def test_a_smoke_test_only_in_the_evidence_file_is_not_proof(tmp_path: Path) -> None:
+    """The attack: write a passed smoke test into diva.evidence.json by hand."""
+    _smoke_evidence(tmp_path, "sha256:a", passed=True)
+    assert smoke_verdict(tmp_path, [])[0] == "fail"
+    assert smoke_verdict(tmp_path, None)[0] == "unreachable"
+
+
+def test_a_self_attested_policy_takes_the_recorded_smoke_test(tmp_path: Path) -> None:
+    _smoke_evidence(tmp_path, "sha256:a", passed=True)
+    verdict = smoke_verdict(tmp_path, None, attested=True)
+    assert verdict == ("pass", "self-attested: 50 requests, p95 7.5 ms")
     _smoke_evidence(tmp_path, "sha256:a", passed=False)
-    verdict = judge_checkpoint("image.smoke", context(spec_document(), tmp_path))
-    assert (verdict.status, verdict.detail) == ("fail", "3 of 50 requests failed")
+    assert smoke_verdict(tmp_path, None, attested=True) == ("fail", "3 of 50 requests failed")
     _smoke_evidence(tmp_path, "sha256:b", passed=True)
-    verdict = judge_checkpoint("image.smoke", context(spec_document(), tmp_path))
-    assert verdict.status == "fail"
-    assert "not the serving image" in verdict.detail
+    status, detail = smoke_verdict(tmp_path, None, attested=True)
+    assert status == "fail"
+    assert "not the serving image" in detail

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from diva.cli.common import append_summary, echo_invalid, project_root, spec_option
+from diva.cli.common import append_summary, echo_invalid, project_root, say, spec_option
 from diva.errors import EXIT_INVALID, EXIT_OK, SpecError, UsageError
 
 
@@ -16,7 +16,13 @@ from diva.errors import EXIT_INVALID, EXIT_OK, SpecError, UsageError
     "--base",
     default="HEAD",
     show_default=True,
-    help="Git ref of the target branch, e.g. origin/main.",
+    help="Git ref of the target branch, e.g. origin/main: its spec is the policy.",
+)
+@click.option(
+    "--head",
+    default="HEAD",
+    show_default=True,
+    help="Git ref of the commit to judge (uncommitted changes are never judged).",
 )
 @click.option(
     "--format",
@@ -26,23 +32,28 @@ from diva.errors import EXIT_INVALID, EXIT_OK, SpecError, UsageError
     show_default=True,
 )
 @spec_option()
-def gate(base: str, output: str, spec: Path) -> None:
-    """Gate a pull request: movement rules, the target stage's checkpoints, drift.
+def gate(base: str, head: str, output: str, spec: Path) -> None:
+    """Gate a pull request: movement rules, policy, the target stage's checkpoints, drift.
 
-    Compares the spec's stage at --base with the working tree, applies the movement
-    rules, evaluates the entry criteria of the new stage against the evidence (git,
-    DVC, MLflow or diva.evidence.json), validates the spec and checks generated files.
+    Judges commit --head against --base, both read from git objects (never the working
+    tree). The base's spec is the policy: its targets, cycle budgets, MLflow, DVC remote
+    and image registry; a pull request that changes them may not also move the stage or
+    a release. Evaluates the entry criteria of the new stage against the evidence the
+    policy names (git, DVC, MLflow, the registry; diva.evidence.json only with
+    platform.evidence: self-attested), validates the spec and checks generated files.
     Markdown is also appended to $GITHUB_STEP_SUMMARY when set.
     Exit 0 pass, 1 fail, 2 error.
     """
     from diva.lifecycle.evidence import UnreachableError
-    from diva.lifecycle.gate import RENDERERS, as_markdown, evaluate
+    from diva.lifecycle.gate import RENDERERS, as_markdown, evaluate, uncommitted
 
     root, name = project_root(spec)
     try:
-        report = evaluate(root, base, name)
+        report = evaluate(root, base, name, head)
     except UnreachableError as err:
         raise UsageError(str(err)) from err
+    if head == "HEAD" and uncommitted(root):
+        say("uncommitted changes are not judged: the gate judges the commit HEAD")
     click.echo(RENDERERS[output](report), nl=output != "markdown")
     append_summary(as_markdown(report))
     sys.exit(EXIT_OK if report.passed else EXIT_INVALID)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from diva import __version__
+from diva.compiler import policy
 from diva.compiler.spec.model import Spec
 from diva.contract import BUILD_DIR, LOCAL_STORE_DIR, METRICS_DIR, PLOTS_DIR
 from diva.stages import STAGE_KEYS
@@ -179,6 +180,10 @@ class Project:
     gpu_runner: str | None = None
     #: Monitoring settings, from stage 5 (None before, or when the spec has none).
     monitoring: Monitoring | None = None
+    #: Where the gate's evidence comes from: ``verified`` or ``self-attested``.
+    evidence: str = "verified"
+    #: The policy fields (:mod:`diva.compiler.policy`): dotted path -> effective value.
+    policy: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def image_repository(self, kind: str) -> str:
         """Where the ``train`` or ``serve`` image of the project lives: in the image
@@ -304,6 +309,8 @@ def build(spec: Spec, spec_text: bytes, spec_file: str = "diva.yaml") -> Project
         else None,
         gpu_runner=platform.ci.gpu_runner,
         monitoring=_monitoring(spec),
+        evidence=platform.evidence,
+        policy=policy.of(spec),
     )
 
 

@@ -263,3 +263,41 @@ def render(report: Report) -> str:
     lines.append(f"sample:    {json.dumps(report.sample)}")
     lines.append(f"smoke:     {'passed' if report.passed else 'FAILED'}")
     return "\n".join(lines)
+
+
+#: The tag that marks an MLflow run as a smoke test (not a training run).
+SMOKE_KIND = "smoke"
+
+
+def log_run(report: Report, tracking_uri: str, root: Path, project: str) -> str:
+    """Log ``report`` as an MLflow run of ``project`` (tags ``diva.kind: smoke`` and the
+    image's digest): where the gate finds the smoke test, in the store the policy names.
+    The run's id; :class:`~diva.images.ImageError` when MLflow cannot take it."""
+    from diva.lifecycle.evidence.mlflow import resolve_uri
+
+    try:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=resolve_uri(root, tracking_uri))
+        found = client.get_experiment_by_name(project)
+        experiment = found.experiment_id if found else client.create_experiment(project)
+        tags = {
+            "diva.project": project,
+            "diva.kind": SMOKE_KIND,
+            "diva.image.reference": report.image,
+            "diva.image.digest": report.digest or "",
+            "diva.smoke.passed": str(report.passed).lower(),
+        }
+        run = client.create_run(experiment, tags=tags, run_name=f"smoke {report.image}")
+        metrics = {
+            "smoke.requests": float(report.requests),
+            "smoke.errors": float(len(report.errors)),
+        }
+        if report.latencies_ms:
+            metrics["smoke.latency_p95_ms"] = report.percentile(95)
+        for key, value in metrics.items():
+            client.log_metric(run.info.run_id, key, value)
+        client.set_terminated(run.info.run_id)
+    except Exception as err:  # MLflow raises many kinds; each means "not logged"
+        raise ImageError(f"the smoke test was not logged to MLflow: {err}") from err
+    return str(run.info.run_id)

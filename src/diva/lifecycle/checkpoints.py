@@ -2,7 +2,8 @@
 
 Each :class:`Checkpoint` is a criterion (the stage it guards, the methodology's wording,
 the evidence it needs) and a small evaluator returning a :class:`Verdict`. Evaluators never
-guess: a source that cannot be read gives ``unreachable``, which fails the gate.
+guess: a source that cannot be read gives ``unreachable``, and evidence that only the
+author's evidence file holds gives ``unverified``; both fail the gate.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from diva.lifecycle.releases import alias_for, production
 from diva.stages import CRITERIA, DEFAULT_MIN_RUNS
 from diva.stages import stage as stage_of
 
-Status = Literal["pass", "fail", "unreachable"]
+Status = Literal["pass", "fail", "unreachable", "unverified"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,10 @@ class RunSource(Protocol):
 
 @dataclass
 class Context:
-    """What evaluators may read. ``runs`` is None when no MLflow evidence is reachable."""
+    """What evaluators may read. ``runs`` is None when no MLflow evidence can be read;
+    then ``runs_status`` says why (``unreachable`` or ``unverified``). ``data`` is the
+    verdict for every dataset when the DVC remote cannot be asked at all. ``attested``:
+    the policy believes the evidence file where nothing else can be asked."""
 
     spec: Spec
     project: Project
@@ -52,6 +56,9 @@ class Context:
     cycles: dict[int, int]
     runs: RunSource | None
     runs_problem: str = ""
+    runs_status: Status = "unreachable"
+    data: Verdict | None = None
+    attested: bool = False
 
 
 Evaluate = Callable[[Context], Verdict]
@@ -134,6 +141,8 @@ def _registered(scale: str) -> Evaluate:
                 problems.append(f"{dataset.name}: not tracked (no {dataset.path}.dvc)")
             elif locked.get(dataset.path) != tracked:
                 problems.append(f"{dataset.name}: not in dvc.lock with hash {tracked}")
+            elif ctx.data is not None:  # the remote cannot be asked: say why
+                return Verdict(ctx.data.status, f"{dataset.name}: {ctx.data.detail}")
             else:
                 try:
                     if dvc_evidence.pushed(root, dataset.path):
@@ -164,7 +173,7 @@ def _runs_on(ctx: Context, scale: str) -> list[Run]:
 def _needs_runs(evaluate: Evaluate) -> Evaluate:
     def guarded(ctx: Context) -> Verdict:
         if ctx.runs is None:
-            return Verdict("unreachable", ctx.runs_problem or "no MLflow evidence")
+            return Verdict(ctx.runs_status, ctx.runs_problem or "no MLflow evidence")
         try:
             return evaluate(ctx)
         except UnreachableError as err:
@@ -283,6 +292,9 @@ def _image(ctx: Context) -> Verdict:
     if not image:
         return Verdict("fail", "no serving image digest recorded (`diva build serve --push`)")
     reference, digest = str(image.get("reference")), str(image.get("digest"))
+    expected = ctx.project.image_repository("serve")
+    if repository_of(reference) != expected:
+        return Verdict("fail", f"the recorded image {reference} is not in {expected}")
     try:
         served = manifest_digest(reference)
     except UnreachableError as err:
@@ -295,22 +307,54 @@ def _image(ctx: Context) -> Verdict:
 
 
 def _smoke(ctx: Context) -> Verdict:
-    """`diva smoke` passed against the recorded serving image (same digest)."""
+    """`diva smoke` passed against the serving image (same digest), as logged to MLflow;
+    the evidence file's record counts only where the policy takes self-attested evidence."""
 
+    digest = recorded_serving(ctx.root).get("digest")
+    if not digest:
+        return Verdict("fail", "no serving image digest recorded (`diva build serve --push`)")
+    if ctx.runs is not None:
+        try:
+            smokes = [
+                run
+                for run in ctx.runs.runs(ctx.project.name)
+                if run.tags.get("diva.kind") == "smoke"
+                and run.tags.get("diva.image.digest") == digest
+            ]
+        except UnreachableError as err:
+            return Verdict("unreachable", str(err))
+        if smokes:
+            passed = [run for run in smokes if run.tags.get("diva.smoke.passed") == "true"]
+            detail = f"{len(passed)} of {len(smokes)} smoke run(s) of {digest[:19]} passed"
+            return _ok(bool(passed), f"{detail} ({ctx.runs.kind})", detail)
+    if ctx.attested:
+        return _recorded_smoke(ctx, digest)
+    if ctx.runs is None:
+        return Verdict(ctx.runs_status, ctx.runs_problem or "no MLflow evidence")
+    return Verdict("fail", f"no smoke test of {digest[:19]} logged to MLflow (`diva smoke`)")
+
+
+def _recorded_smoke(ctx: Context, digest: str) -> Verdict:
+    """The smoke test as the evidence file records it (self-attested evidence only)."""
     recorded = record.read(ctx.root)
-    document = recorded.document if recorded else {}
-    serving = (document.get("images") or {}).get("serving") or {}
-    smoke = document.get("smoke") or {}
+    smoke = (recorded.document if recorded else {}).get("smoke") or {}
     if not smoke:
         return Verdict("fail", "no smoke test recorded (`diva smoke`)")
-    if smoke.get("digest") != serving.get("digest"):
+    if smoke.get("digest") != digest:
         return Verdict("fail", f"the smoke test ran {smoke.get('digest')}, not the serving image")
     latency = smoke.get("latency_ms") or {}
     return _ok(
         smoke.get("passed") is True,
-        f"{smoke.get('requests')} requests, p95 {latency.get('p95')} ms",
+        f"self-attested: {smoke.get('requests')} requests, p95 {latency.get('p95')} ms",
         f"{smoke.get('errors')} of {smoke.get('requests')} requests failed",
     )
+
+
+def repository_of(reference: str) -> str:
+    """``host/name`` of an image reference, without its tag or digest."""
+    name = reference.partition("@")[0]
+    host, slash, path = name.rpartition("/")
+    return f"{host}{slash}{path.partition(':')[0]}"
 
 
 def _released(ctx: Context) -> Verdict:

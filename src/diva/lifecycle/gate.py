@@ -10,21 +10,26 @@ a new release of an environment (``serving.releases``) gets the release checks o
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from diva.compiler.ir import build
+from diva.compiler import policy as compiler_policy
+from diva.compiler.ir import Project, build
 from diva.compiler.pipeline import Job, plan_job
-from diva.compiler.source import load_bytes
+from diva.compiler.source import Document, load_bytes
 from diva.compiler.validate import validate_document
 from diva.contract import LOCK_FILE
 from diva.errors import SpecError
-from diva.lifecycle import checkpoints, release_checks
+from diva.lifecycle import checkpoints, policy, release_checks
 from diva.lifecycle import releases as release
 from diva.lifecycle.checkpoints import Context, RunSource, Verdict
 from diva.lifecycle.evidence import UnreachableError, record
 from diva.lifecycle.evidence import git as git_evidence
 from diva.lifecycle.evidence.mlflow import Mlflow
+from diva.lifecycle.evidence.tree import CommitTree, NotRegularError
+from diva.lifecycle.sources import gather
 from diva.stages import stage
 
 
@@ -67,7 +72,8 @@ def movement(before: int | None, after: int) -> tuple[list[int], Verdict]:
 
 
 def _runs(root: Path, project_uri: str) -> tuple[RunSource | None, str]:
-    """Live MLflow when reachable, else the committed evidence file, else nothing."""
+    """For ``diva status`` (the working tree, locally): the live MLflow when reachable,
+    else what the evidence file recorded, said as such."""
     try:
         return Mlflow(root, project_uri), "re-verified against the live MLflow"
     except UnreachableError as err:
@@ -104,52 +110,178 @@ def _evaluate(context: Context, stages: list[int]) -> list[Row]:
     ]
 
 
-def evaluate(root: Path, base: str | None, spec_file: str = "diva.yaml") -> Report:
-    """The gate report for the working tree at ``root`` against ``base`` (a git ref)."""
-    base_raw = git_evidence.spec_bytes_at(root, base, spec_file) if base else None
-    before = git_evidence.stage_of(base_raw)
-    raw = (root / spec_file).read_bytes()
+@dataclass(frozen=True)
+class _Base:
+    """The base branch's side: its spec, read from git objects, and the policy it sets."""
+
+    raw: bytes | None
+    stage: int | None
+    project: Project | None
+    problem: str = ""
+    data: dict[str, Any] | None = None
+
+
+def _base(tree: CommitTree | None, spec_file: str) -> _Base:
+    if tree is None:
+        return _Base(None, None, None)
     try:
-        spec = validate_document(load_bytes(raw, spec_file))
+        raw = tree.read(spec_file)
+    except NotRegularError as err:
+        return _Base(None, None, None, f"on the base: {err}")
+    if raw is None:
+        return _Base(None, None, None)
+    number = git_evidence.stage_of(raw)
+    try:
+        document = load_bytes(raw, spec_file)
+        project = build(validate_document(document), raw, spec_file)
+        return _Base(raw, number, project, data=document.data)
     except SpecError as err:
-        report = Report(before, None, "spec invalid")
-        report.rows = [
-            Row("spec.valid", "the spec is valid", "fail", issue.render()) for issue in err.issues
-        ]
-        return report
-    stages_to_check, moved = movement(before, spec.stage)
-    report = Report(before, spec.stage, moved.detail)
-    report.rows.append(Row("spec.valid", "the spec is valid", "pass", "valid"))
-    report.rows.append(Row("movement", "forward one stage, or back", moved.status, moved.detail))
-    report.rows.append(_drift(root, spec_file))
-    history = git_evidence.stage_history(root, base or "HEAD", spec_file)
-    cycles = git_evidence.cycles(history)
-    if before != spec.stage:
-        cycles[spec.stage] = cycles.get(spec.stage, 0) + 1
-    project = build(spec, raw, spec_file)
-    runs, report.evidence = _runs(root, spec.platform.mlflow.tracking_uri)
-    context = Context(spec, project, root, cycles, runs, report.evidence)
-    report.rows += _evaluate(context, stages_to_check)
-    released = _released(context, base_raw)
-    if released:
-        report.movement += f"; release of {', '.join(released)}"
-        report.rows += _release_rows(context, released)
-    if before is not None and spec.stage < before:  # a new cycle: within its budget?
-        verdict = checkpoints.budget(spec.stage)(context)
-        report.rows.append(
-            Row(
-                f"cycles.{stage(spec.stage).key}",
-                "cycle budget kept",
-                verdict.status,
-                verdict.detail,
-            )
-        )
+        first = err.issues[0].render() if err.issues else "invalid"
+        return _Base(raw, number, None, f"the base's spec is invalid: {first}")
+
+
+def evaluate(
+    root: Path, base: str | None, spec_file: str = "diva.yaml", head: str = "HEAD"
+) -> Report:
+    """The gate report for commit ``head`` against ``base`` (git refs), both read from
+    git objects: the base's spec is the policy, the head is data."""
+    head_tree = CommitTree(root, head)
+    base_tree = CommitTree(root, base) if base else None
+    before = _base(base_tree, spec_file)
+    try:
+        raw = head_tree.read(spec_file)
+        if raw is None:
+            return _invalid(before, [f"no {spec_file} in commit {head_tree.commit[:12]}"])
+        document = load_bytes(raw, spec_file)
+        spec = validate_document(document)
+    except SpecError as err:
+        return _invalid(before, [issue.render() for issue in err.issues])
+    except NotRegularError as err:
+        return _invalid(before, [str(err)])
+    trees = [head_tree, *([base_tree] if base_tree else [])]
+    head_project = build(spec, raw, spec_file)
+    with tempfile.TemporaryDirectory(prefix="diva-gate-") as folder:
+        judged = Path(folder)
+        head_tree.materialize(judged, skip=(".dvc",))
+        context = Context(spec, head_project, judged, {}, None)
+        if before.project is not None and before.data is not None:
+            context = _by_the_base(context, document, before, raw)
+        return _judge(root, trees, before, head_project, context)
+
+
+def _by_the_base(context: Context, document: Document, before: _Base, raw: bytes) -> Context:
+    """The head's spec with the base's policy fields: what the checkpoints judge by.
+    Unchanged when the policy is (the usual case), or when the two do not combine into
+    a valid spec (the policy row fails such a pull request anyway)."""
+    assert before.project is not None
+    assert before.data is not None
+    if not policy.changed(before.project, context.project):
+        return context
+    data = compiler_policy.overlay(document.data, before.data)
+    try:
+        spec = validate_document(Document(document.file, data, document.values, document.keys))
+    except SpecError:
+        return context
+    return Context(spec, build(spec, raw, document.file), context.root, {}, None)
+
+
+def uncommitted(root: Path) -> bool:
+    """Whether the project folder has changes the gate will not see (it judges commits)."""
+    return bool(git_evidence.git(root, "status", "--porcelain", "--", ".").strip())
+
+
+def _invalid(before: _Base, problems: list[str]) -> Report:
+    report = Report(before.stage, None, "spec invalid")
+    report.rows = [Row("spec.valid", "the spec is valid", "fail", text) for text in problems]
     return report
 
 
-def _released(context: Context, base_raw: bytes | None) -> list[str]:
+def _judge(
+    root: Path, trees: list[CommitTree], before: _Base, project: Project, context: Context
+) -> Report:
+    """Judge the head (``project``, written out at ``context.root``) by the policy of
+    the base (the head's own when the project is new): ``context`` holds the spec the
+    checkpoints read, the head's with the base's policy fields."""
+    after = project.stage
+    stages_to_check, moved = movement(before.stage, after)
+    report = Report(before.stage, after, moved.detail)
+    released = _released(project, before.raw)
+    if released:
+        report.movement += f"; release of {', '.join(released)}"
+    moves = before.stage != after or bool(released)
+    report.rows += [
+        Row("spec.valid", "the spec is valid", "pass", "valid"),
+        _files(trees[0], project),
+        Row("movement", "forward one stage, or back", moved.status, moved.detail),
+        _policy(before, project, moves),
+        _drift(context.root, project.spec_file),
+    ]
+    if len(trees) > 1:  # stage cycles along the base branch
+        history = git_evidence.stage_history(root, trees[-1].commit, project.spec_file)
+        context.cycles = git_evidence.cycles(history)
+    if before.stage != after:
+        context.cycles[after] = context.cycles.get(after, 0) + 1
+    found = gather(before.project or project, root, context.root, trees)
+    report.evidence = found.summary
+    context.runs, context.runs_problem = found.runs, found.problem
+    context.runs_status, context.data, context.attested = found.status, found.data, found.attested
+    report.rows += _evaluate(context, stages_to_check)
+    if released:
+        report.rows += _release_rows(context, released)
+    if before.stage is not None and after < before.stage:  # a new cycle: in budget?
+        verdict = checkpoints.budget(after)(context)
+        key = f"cycles.{stage(after).key}"
+        report.rows.append(Row(key, "cycle budget kept", verdict.status, verdict.detail))
+    return report
+
+
+#: Files the gate reads from the head commit besides the spec and the datasets' .dvc files.
+_READ = (LOCK_FILE, "dvc.lock", record.EVIDENCE_FILE)
+
+
+def _files(tree: CommitTree, project: Project) -> Row:
+    """Every file the gate reads from the head is a regular file (or absent)."""
+    paths = [project.spec_file, *_READ, *(f"{d.path}.dvc" for d in project.datasets)]
+    odd = [
+        f"{path} is {entry.kind}"
+        for path in dict.fromkeys(paths)
+        if (entry := tree.entry(path)) is not None and not entry.regular
+    ]
+    wording = "the files the gate reads are regular files"
+    if odd:
+        return Row("head.files", wording, "fail", "; ".join(odd) + ": refused")
+    return Row("head.files", wording, "pass", f"read from commit {tree.commit[:12]}")
+
+
+def _policy(before: _Base, head: Project, moves: bool) -> Row:
+    """Whether the pull request changes the rules it is judged by."""
+    wording = "judged by the base branch's policy"
+    if before.project is None:
+        if before.raw is None and not before.problem:
+            return Row("policy", wording, "pass", "a new project: its first spec is its policy")
+        problem = before.problem or "no policy"
+        if moves:
+            return Row("policy", wording, "fail", f"{problem}: no stage or release may move")
+        return Row("policy", wording, "pass", f"{problem}; this pull request moves nothing")
+    fields = policy.changed(before.project, head)
+    if not fields:
+        return Row("policy", wording, "pass", "unchanged")
+    who = ", ".join(policy.reviewers(before.project)) or "the code owners of the spec"
+    detail = f"policy change ({', '.join(fields)}): review by {who}"
+    if not moves:
+        return Row("policy", wording, "pass", detail)
+    return Row(
+        "policy",
+        wording,
+        "fail",
+        f"{detail}; a policy change may not also move the stage or a release: "
+        "land it in a pull request of its own first",
+    )
+
+
+def _released(project: Project, base_raw: bytes | None) -> list[str]:
     """Environments whose release the pull request pins anew."""
-    serving = context.project.serving
+    serving = project.serving
     if serving is None:
         return []
     return release.changed(release.releases_in(base_raw), serving.releases)
@@ -163,7 +295,6 @@ def _release_rows(context: Context, environments: list[str]) -> list[Row]:
 
 
 def _drift(root: Path, spec_file: str) -> Row:
-
     plan = plan_job(Job(root / spec_file, root))
     if plan.drifted:
         drifted = [change.path for change in plan.pending] or [LOCK_FILE]

@@ -3,9 +3,9 @@
 For every environment whose release is new or different from the base branch's, the
 gate checks that the pinned model version is registered, that its run meets every
 large-scale target, and — when an image digest is pinned — that the registry serves
-that image for that version (or, where the registry cannot be asked, that the evidence
-file records it). Evaluators never guess: a source that cannot be read is
-``unreachable``, which fails the gate.
+that image for that version (or, where the registry cannot be asked and the policy
+takes self-attested evidence, that the evidence file records it). Evaluators never
+guess: a source that cannot be read is ``unreachable``, which fails the gate.
 """
 
 from __future__ import annotations
@@ -115,12 +115,16 @@ def _served(reference: str, release: Release) -> Verdict:
 
 
 def _recorded(ctx: Context, release: Release, problem: str) -> Verdict:
+    """Where the registry cannot be asked: the evidence file's word, if the policy takes
+    it (``platform.evidence: self-attested``); else unreachable."""
+    if not ctx.attested:
+        return Verdict("unreachable", problem)
     serving = recorded_serving(ctx.root)
     same = serving.get("digest") == release.image_digest
     if same and str(serving.get("model_version")) == str(release.model_version):
         return Verdict(
             "pass",
-            f"recorded in {record.EVIDENCE_FILE} for version {release.model_version} "
+            f"self-attested in {record.EVIDENCE_FILE} for version {release.model_version} "
             f"(registry not re-verified: {problem})",
         )
     return Verdict(

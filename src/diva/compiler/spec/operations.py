@@ -152,6 +152,12 @@ class Platform(Section):
     """CI settings."""
     environments: Annotated[list[Name], Field(min_length=1)] = ["staging", "production"]
     """Deployment environments, in promotion order."""
+    evidence: Literal["verified", "self-attested"] = "verified"
+    """Where the gate's evidence comes from. `verified` (the default): the gate asks the
+    MLflow, DVC remote and image registry of the base branch's spec itself, and
+    diva.evidence.json only says what to look up. `self-attested`, for a project with no
+    shared services: the gate believes diva.evidence.json where it cannot look, and every
+    report says so."""
 
 
 class Drift(Section):

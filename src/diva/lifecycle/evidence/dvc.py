@@ -87,7 +87,7 @@ def pushed(root: Path, data_path: str) -> bool:
     "not pushed", the remote is asked whether it answers (DVC takes an HTTP remote that
     does not answer for an empty one).
     """
-    result = _run(root, "status", "--cloud", "--json", f"{data_path}.dvc")
+    result = _run(root, "status", "--cloud", "--json", "--", f"{data_path}.dvc")
     try:
         status = json.loads(result.stdout or "{}")
     except ValueError as err:
@@ -106,6 +106,21 @@ def pushed(root: Path, data_path: str) -> bool:
     raise UnreachableError(
         f"dvc status --cloud compared nothing: {data_path} is not in the cache and DVC could "
         f"not read it from {_remote(config)} (is it reachable, is its DVC plugin installed?)"
+    )
+
+
+def configure(folder: Path, name: str, url: str) -> None:
+    """Make ``folder`` (a commit written out by the gate) a DVC project whose one remote
+    is ``name`` at ``url``: the policy's remote, never the commit's own ``.dvc/config``.
+    No git (``core.no_scm``): DVC only compares the ``.dvc`` files with the remote."""
+    config = folder / ".dvc" / "config"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    if '"' in url or "\n" in url:  # DVC's config format cannot quote them
+        raise UnreachableError(f"the DVC remote URL {_shown(url)!r} cannot be written to a config")
+    config.write_text(
+        f"[core]\n    remote = {name}\n    no_scm = true\n['remote \"{name}\"']\n"
+        f'    url = "{url}"\n',
+        encoding="utf-8",
     )
 
 

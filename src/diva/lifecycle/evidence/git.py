@@ -24,17 +24,18 @@ class StageChange:
     after: int
 
 
-def _git(root: Path, *args: str) -> str:
-    return tools.run(["git", *args], cwd=root, error=UnreachableError).stdout
+def git(root: Path, *args: str, check: bool = True) -> str:
+    """``git ARGS`` in ``root``; a failure (with ``check``) is :class:`UnreachableError`."""
+    return tools.run(["git", *args], cwd=root, error=UnreachableError, check=check).stdout
 
 
 def spec_bytes_at(root: Path, ref: str, spec: str = "diva.yaml") -> bytes | None:
     """The spec file at ``ref``, or None when it did not exist there."""
-    prefix = _git(root, "rev-parse", "--show-prefix").strip()
+    prefix = git(root, "rev-parse", "--show-prefix").strip()
     show = ["git", "show", f"{ref}:{prefix}{spec}"]
     result = tools.run(show, cwd=root, error=UnreachableError, check=False, text=False)
     if result.returncode != 0:
-        _git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")  # unknown ref -> UnreachableError
+        git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")  # unknown ref -> UnreachableError
         return None
     return result.stdout
 
@@ -51,12 +52,12 @@ def stage_of(raw: bytes | None) -> int | None:
 
 def stage_history(root: Path, ref: str = "HEAD", spec: str = "diva.yaml") -> list[StageChange]:
     """Every change of the stage along the first-parent line of ``ref``, oldest first."""
-    log = _git(
+    log = git(
         root, "log", "--first-parent", "--reverse", "--format=%H%x1f%aI%x1f%an", ref, "--", spec
     )
     entries = [line.split("\x1f") for line in log.splitlines()]
-    prefix = _git(root, "rev-parse", "--show-prefix").strip()
-    texts = _blobs(root, [f"{commit}:{prefix}{spec}" for commit, _, _ in entries])
+    prefix = git(root, "rev-parse", "--show-prefix").strip()
+    texts = blobs(root, [f"{commit}:{prefix}{spec}" for commit, _, _ in entries])
     stages: dict[bytes | None, int | None] = {}  # many commits share a spec text's stage
     changes: list[StageChange] = []
     current: int | None = None
@@ -71,9 +72,10 @@ def stage_history(root: Path, ref: str = "HEAD", spec: str = "diva.yaml") -> lis
     return changes
 
 
-def _blobs(root: Path, objects: list[str]) -> list[bytes | None]:
-    """The contents of ``COMMIT:PATH`` objects through one ``git cat-file --batch``
-    (None where the path did not exist): one process, however long the history."""
+def blobs(root: Path, objects: list[str]) -> list[bytes | None]:
+    """The contents of objects (``COMMIT:PATH`` names or blob ids) through one
+    ``git cat-file --batch`` (None where there is no such object): one process, however
+    many objects."""
     if not objects:
         return []
     result = tools.run(

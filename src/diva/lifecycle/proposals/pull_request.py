@@ -1,8 +1,8 @@
 """A change of the spec proposed by pull request: what ``diva promote`` and
 ``diva release pin --pr`` share.
 
-On a new branch: apply the change (edit the spec, recompile, record evidence), run the
-gate against the branch it started from, commit, push, and open the pull request with
+On a new branch: apply the change (edit the spec, recompile, record evidence), commit,
+run the gate on that commit against the branch it started from, push, and open the pull request with
 ``gh`` when it is installed and logged in. When anything fails before the commit, the
 working tree and branches are put back as they were.
 """
@@ -76,12 +76,14 @@ def propose(proposal: Proposal, title: str, change: Callable[[], None]) -> Outco
     git(root, "checkout", "-q", "-b", proposal.branch)
     try:
         change()
-        report = evaluate(root, proposal.base, proposal.spec_file)
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", title)
+        # the gate judges commits: the one just made, which a failure takes back below
+        report = evaluate(root, proposal.base, proposal.spec_file, "HEAD")
         if not report.passed and not proposal.draft:
             raise GateRefused(as_text(report))
         body = as_markdown(report)
-        git(root, "add", "-A")
-        git(root, "commit", "-q", "-m", title, "-m", as_text(report))
+        git(root, "commit", "-q", "--amend", "-m", title, "-m", as_text(report))
     except BaseException:
         # the tree was clean before (checked by the caller), so what is untracked is ours
         git(root, "checkout", "-q", "-f", proposal.base)
