@@ -9,9 +9,8 @@ a new release of an environment (``serving.releases``) gets the release checks o
 
 from __future__ import annotations
 
-import json
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,29 +28,9 @@ from diva.lifecycle.evidence import UnreachableError, record
 from diva.lifecycle.evidence import git as git_evidence
 from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.lifecycle.evidence.tree import CommitTree, NotRegularError
+from diva.lifecycle.report import RENDERERS, Report, Row, as_json, as_markdown, as_text
 from diva.lifecycle.sources import gather
 from diva.stages import stage
-
-
-@dataclass(frozen=True)
-class Row:
-    id: str
-    wording: str
-    status: str
-    detail: str
-
-
-@dataclass
-class Report:
-    base_stage: int | None
-    head_stage: int | None
-    movement: str
-    rows: list[Row] = field(default_factory=list)
-    evidence: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return all(row.status == "pass" for row in self.rows)
 
 
 def movement(before: int | None, after: int) -> tuple[list[int], Verdict]:
@@ -304,49 +283,4 @@ def _drift(root: Path, spec_file: str) -> Row:
     return Row("generated", "generated files up to date", "pass", "no drift")
 
 
-# --- rendering -----------------------------------------------------------------
-
-_MARK = {"pass": "✅", "fail": "❌", "unreachable": "⚠️"}
-
-
-def as_text(report: Report) -> str:
-    width = max((len(row.id) for row in report.rows), default=10)
-    lines = [f"diva gate: {report.movement}"]
-    lines += [
-        f"  {row.status:<11} {row.id:<{width}}  {row.wording}: {row.detail}" for row in report.rows
-    ]
-    if report.evidence:
-        lines.append(f"  evidence: {report.evidence}")
-    lines.append(f"gate {'passed' if report.passed else 'FAILED'}")
-    return "\n".join(lines)
-
-
-def as_markdown(report: Report) -> str:
-    verdict = "passed" if report.passed else "failed"
-    lines = [
-        f"## diva gate {verdict}: {report.movement}",
-        "",
-        "| | checkpoint | | detail |",
-        "|---|---|---|---|",
-    ]
-    for row in report.rows:
-        detail = row.detail.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {_MARK.get(row.status, '')} | `{row.id}` | {row.wording} | {detail} |")
-    if report.evidence:
-        lines += ["", f"Evidence: {report.evidence}"]
-    return "\n".join(lines) + "\n"
-
-
-def as_json(report: Report) -> str:
-    document = {
-        "passed": report.passed,
-        "base_stage": report.base_stage,
-        "head_stage": report.head_stage,
-        "movement": report.movement,
-        "evidence": report.evidence,
-        "checkpoints": [asdict(row) for row in report.rows],
-    }
-    return json.dumps(document, indent=2) + "\n"
-
-
-RENDERERS = {"text": as_text, "markdown": as_markdown, "json": as_json}
+__all__ = ["RENDERERS", "Report", "Row", "as_json", "as_markdown", "as_text", "evaluate"]

@@ -23,8 +23,7 @@ from diva.lifecycle.evidence import UnreachableError, record
 from diva.lifecycle.evidence import dvc as dvc_evidence
 from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.lifecycle.evidence.tree import CommitTree
-
-SELF_ATTESTED = "SELF-ATTESTED"
+from diva.lifecycle.report import SELF_ATTESTED
 
 
 @dataclass(frozen=True)
