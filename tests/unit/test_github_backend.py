@@ -121,9 +121,22 @@ def test_gate_uses_the_projects_python_and_runner() -> None:
     assert workflow["jobs"]["gate"]["runs-on"] == "self-hosted-linux"
 
 
-def test_gate_installs_the_compiling_diva_version() -> None:
-    install = steps(load_yaml(files(with_stage(0))[GATE]))[2]["run"]
-    assert install == f'python -m pip install "diva-lifecycle=={__version__}"'
+def test_gate_installs_the_compiling_diva_version_outside_the_checkout() -> None:
+    """pip runs in the runner's temp folder: a `pip/` folder in a pull request cannot
+    stand in for it."""
+    install = steps(load_yaml(files(with_stage(0))[GATE]))[2]
+    assert install["run"] == f'python -m pip install "diva-lifecycle=={__version__}"'
+    assert install["working-directory"] == "${{ runner.temp }}"
+
+
+def test_every_workflow_keeps_the_working_directory_off_sys_path() -> None:
+    texts = files(with_stage(5))
+    workflows = [name for name in texts if name.startswith(".github/workflows/")]
+    assert len(workflows) == 4
+    for name in workflows:
+        assert load_yaml(texts[name])["env"] == {"PYTHONSAFEPATH": "1"}, name
+        comment = "the working directory is never on sys.path"
+        assert f"  PYTHONSAFEPATH: '1'  # {comment}\n" in texts[name], name
 
 
 def test_installed_version_comes_from_the_project() -> None:
@@ -158,11 +171,12 @@ def test_pipeline_reproduces_each_small_dataset_only() -> None:
 
 
 def test_pipeline_installs_requirements_diva_and_dvc_with_the_remotes_extra() -> None:
-    install = steps(load_yaml(files(with_stage(2))[PIPELINE]))[2]["run"]
-    assert install == (
-        f'python -m pip install -r requirements.txt "diva-lifecycle=={__version__}" '
-        '"dvc[gs]>=3.50,<4"'
+    install = steps(load_yaml(files(with_stage(2))[PIPELINE]))[2]
+    assert install["run"] == (
+        'python -m pip install -r "$GITHUB_WORKSPACE/requirements.txt" '
+        f'"diva-lifecycle=={__version__}" "dvc[gs]>=3.50,<4"'
     )
+    assert install["working-directory"] == "${{ runner.temp }}"
 
 
 @pytest.mark.parametrize(
