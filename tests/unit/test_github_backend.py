@@ -68,6 +68,7 @@ def test_stage_0_gets_ownership_template_ruleset_and_gate() -> None:
         ".github/CODEOWNERS",
         ".github/pull_request_template.md",
         GATE,
+        "generated/ruleset-required-workflow.json",
         "generated/ruleset.json",
     ]
 
@@ -311,6 +312,29 @@ def test_required_check_is_the_gate_jobs_name() -> None:
     (checks,) = [r for r in ruleset["rules"] if r["type"] == "required_status_checks"]
     (check,) = checks["parameters"]["required_status_checks"]
     assert load_yaml(produced[GATE])["jobs"]["gate"]["name"] == check["context"]
+
+
+def test_the_required_workflow_ruleset_runs_the_gate_from_main() -> None:
+    """GitHub runs the gate's workflow file as it is on main: a pull request cannot
+    edit the gate it is judged by. Everything of ruleset.json stays, the up-to-date
+    status check included."""
+    produced = files(with_stage(0))
+    plain = json.loads(produced["generated/ruleset.json"])
+    ruleset = json.loads(produced["generated/ruleset-required-workflow.json"])
+    *kept, workflows = ruleset["rules"]
+    assert kept == plain["rules"]
+    assert workflows == {
+        "type": "workflows",
+        "parameters": {
+            "do_not_enforce_on_create": False,
+            "workflows": [{"path": GATE, "repository_id": 0, "ref": "refs/heads/main"}],
+        },
+    }
+    assert GATE in produced
+    assert ruleset["name"] != plain["name"]  # both may be applied side by side
+    assert {key: value for key, value in ruleset.items() if key not in {"name", "rules"}} == {
+        key: value for key, value in plain.items() if key not in {"name", "rules"}
+    }
 
 
 # --- hostile spec text (planted by tests/support/hostile.py) ---------------------------
