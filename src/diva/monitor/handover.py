@@ -72,9 +72,12 @@ def evaluate(
 
 def _local(folder: Path) -> Loader:
     def load(found: Found) -> Any:
+        where = folder / found.version
+        if not (where / "MLmodel").is_file():
+            raise UsageError(f"{where}: no downloaded model version (diva monitor --download)")
         import mlflow.pyfunc
 
-        return mlflow.pyfunc.load_model(str(folder / found.version))
+        return mlflow.pyfunc.load_model(str(where))
 
     return load
 
