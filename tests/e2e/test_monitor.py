@@ -139,6 +139,96 @@ def test_a_better_challenger_is_proposed_for_production(project: Path) -> None:
     sh("git", "checkout", "-q", "main", cwd=project)
 
 
+def _forget_branch(root: Path, branch: str) -> None:
+    """Take back a proposal branch of an earlier test, here and on origin."""
+    if branch in sh("git", "ls-remote", "origin", cwd=root):
+        sh("git", "push", "-q", "origin", "--delete", branch, cwd=root)
+    if sh("git", "branch", "--list", branch, cwd=root).strip():
+        sh("git", "branch", "-q", "-D", branch, cwd=root)
+
+
+def test_the_run_split_over_three_jobs_proposes_what_one_run_does(
+    project: Path, tmp_path: Path
+) -> None:
+    """download (MLflow, loads nothing) -> score (no MLflow) -> judge, log and propose
+    (MLflow and the push): the same report and the same pull request."""
+    branch = "diva/release-production-v2"
+    _forget_branch(project, branch)
+    versions, measured = tmp_path / "versions", tmp_path / "measured"
+    spec = str(project / "diva.yaml")
+    downloaded = diva(tmp_path, "monitor", "--spec", spec, "--download", str(versions))
+    assert downloaded.returncode == 0, downloaded.stdout + downloaded.stderr
+    manifest = json.loads((versions / "versions.json").read_text())
+    assert [manifest["champion"]["version"], manifest["challengers"][0]["version"]] == ["1", "2"]
+    assert (versions / "2" / "MLmodel").is_file()
+    scored = diva(
+        tmp_path, "monitor", "--spec", spec, "--current", "recent",
+        "--models", str(versions), "--out", str(measured),
+    )  # fmt: skip
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    assert json.loads((measured / "report.json").read_text())["run_id"] is None  # not logged
+    report = str(measured / "report.json")
+    args = ("monitor", "--from-report", report, "--out", "reports/split", "--propose")
+    judged = diva(project, *args)
+    assert judged.returncode == 0, judged.stdout + judged.stderr
+    final = report_of(project, "reports/split")
+    assert final["proposal"] == {"alias": "challenger", "version": "2"}
+    assert final["run_id"] is not None
+    assert final["history"]
+    assert "production: {model_version: 2}" in sh("git", "show", f"{branch}:diva.yaml", cwd=project)
+    sh("git", "checkout", "-q", "main", cwd=project)
+
+
+def _split_measure(project: Path, folder: Path, current: str) -> Path:
+    """The first two jobs of the split run: download, then score; the report's path."""
+    versions, measured = folder / "versions", folder / "measured"
+    spec = str(project / "diva.yaml")
+    sh(sys.executable, "-m", "diva", "monitor", "--spec", spec, "--download", str(versions),
+       cwd=folder)  # fmt: skip
+    sh(sys.executable, "-m", "diva", "monitor", "--spec", spec, "--models", str(versions),
+       "--current", current, "--out", str(measured), cwd=folder)  # fmt: skip
+    return measured / "report.json"
+
+
+def test_a_forged_verdict_in_the_handed_over_report_is_not_believed(
+    project: Path, tmp_path: Path
+) -> None:
+    """The better challenger on drifted data, in a report that claims no drift and a
+    proposal: flags and verdict are worked out again from the numbers, so nothing is
+    proposed and the run fails."""
+    branch = "diva/release-production-v2"
+    _forget_branch(project, branch)
+    path = _split_measure(project, tmp_path, "shifted")
+    document = json.loads(path.read_text())
+    challenger = document["challengers"][0]
+    document["healthy"] = document["verdict"]["healthy"] = True
+    document["proposal"] = {"alias": "challenger", "version": challenger["version"]}
+    document["verdict"] = {"healthy": True, "proposal": challenger, "reasons": []}
+    for row in document["drift"]:
+        row["drifted"] = False
+    path.write_text(json.dumps(document))
+    args = ("monitor", "--from-report", str(path), "--out", "reports/forged", "--propose")
+    result = diva(project, *args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = report_of(project, "reports/forged")
+    assert report["proposal"] is None
+    assert [row["feature"] for row in report["drift"] if row["drifted"]] == ["x0"]  # type: ignore[union-attr]
+    assert branch not in sh("git", "ls-remote", "origin", cwd=project)
+
+
+def test_a_report_scored_before_the_aliases_moved_is_refused(project: Path, tmp_path: Path) -> None:
+    path = _split_measure(project, tmp_path, "recent")
+    set_alias(project, "challenger", "1")
+    try:
+        args = ("monitor", "--from-report", str(path), "--out", "reports/moved", "--propose")
+        result = diva(project, *args)
+    finally:
+        set_alias(project, "challenger", "2")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "the monitoring aliases moved since the versions were scored" in result.stderr
+    assert not (project / "reports" / "moved").exists()
+
+
 def test_a_worse_challenger_is_not_proposed(project: Path) -> None:
     set_alias(project, "champion", "2")
     set_alias(project, "challenger", "1")

@@ -68,6 +68,7 @@ def test_stage_0_gets_ownership_template_ruleset_and_gate() -> None:
         ".github/CODEOWNERS",
         ".github/pull_request_template.md",
         GATE,
+        "generated/ruleset-required-workflow.json",
         "generated/ruleset.json",
     ]
 
@@ -121,9 +122,22 @@ def test_gate_uses_the_projects_python_and_runner() -> None:
     assert workflow["jobs"]["gate"]["runs-on"] == "self-hosted-linux"
 
 
-def test_gate_installs_the_compiling_diva_version() -> None:
-    install = steps(load_yaml(files(with_stage(0))[GATE]))[2]["run"]
-    assert install == f'python -m pip install "diva-lifecycle=={__version__}"'
+def test_gate_installs_the_compiling_diva_version_outside_the_checkout() -> None:
+    """pip runs in the runner's temp folder: a `pip/` folder in a pull request cannot
+    stand in for it."""
+    install = steps(load_yaml(files(with_stage(0))[GATE]))[2]
+    assert install["run"] == f'python -m pip install "diva-lifecycle=={__version__}"'
+    assert install["working-directory"] == "${{ runner.temp }}"
+
+
+def test_every_workflow_keeps_the_working_directory_off_sys_path() -> None:
+    texts = files(with_stage(5))
+    workflows = [name for name in texts if name.startswith(".github/workflows/")]
+    assert len(workflows) == 4
+    for name in workflows:
+        assert load_yaml(texts[name])["env"] == {"PYTHONSAFEPATH": "1"}, name
+        comment = "the working directory is never on sys.path"
+        assert f"  PYTHONSAFEPATH: '1'  # {comment}\n" in texts[name], name
 
 
 def test_installed_version_comes_from_the_project() -> None:
@@ -158,11 +172,12 @@ def test_pipeline_reproduces_each_small_dataset_only() -> None:
 
 
 def test_pipeline_installs_requirements_diva_and_dvc_with_the_remotes_extra() -> None:
-    install = steps(load_yaml(files(with_stage(2))[PIPELINE]))[2]["run"]
-    assert install == (
-        f'python -m pip install -r requirements.txt "diva-lifecycle=={__version__}" '
-        '"dvc[gs]>=3.50,<4"'
+    install = steps(load_yaml(files(with_stage(2))[PIPELINE]))[2]
+    assert install["run"] == (
+        'python -m pip install -r "$GITHUB_WORKSPACE/requirements.txt" '
+        f'"diva-lifecycle=={__version__}" "dvc[gs]>=3.50,<4"'
     )
+    assert install["working-directory"] == "${{ runner.temp }}"
 
 
 @pytest.mark.parametrize(
@@ -297,6 +312,29 @@ def test_required_check_is_the_gate_jobs_name() -> None:
     (checks,) = [r for r in ruleset["rules"] if r["type"] == "required_status_checks"]
     (check,) = checks["parameters"]["required_status_checks"]
     assert load_yaml(produced[GATE])["jobs"]["gate"]["name"] == check["context"]
+
+
+def test_the_required_workflow_ruleset_runs_the_gate_from_main() -> None:
+    """GitHub runs the gate's workflow file as it is on main: a pull request cannot
+    edit the gate it is judged by. Everything of ruleset.json stays, the up-to-date
+    status check included."""
+    produced = files(with_stage(0))
+    plain = json.loads(produced["generated/ruleset.json"])
+    ruleset = json.loads(produced["generated/ruleset-required-workflow.json"])
+    *kept, workflows = ruleset["rules"]
+    assert kept == plain["rules"]
+    assert workflows == {
+        "type": "workflows",
+        "parameters": {
+            "do_not_enforce_on_create": False,
+            "workflows": [{"path": GATE, "repository_id": 0, "ref": "refs/heads/main"}],
+        },
+    }
+    assert GATE in produced
+    assert ruleset["name"] != plain["name"]  # both may be applied side by side
+    assert {key: value for key, value in ruleset.items() if key not in {"name", "rules"}} == {
+        key: value for key, value in plain.items() if key not in {"name", "rules"}
+    }
 
 
 # --- hostile spec text (planted by tests/support/hostile.py) ---------------------------

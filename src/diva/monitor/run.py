@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,10 @@ class Settings:
             raise UsageError("monitoring needs idea.inputs and exactly one idea.outputs entry")
         return inputs, outputs[0]
 
+    def current(self, current: str | None) -> str:
+        """The dataset with the newest data: ``current``, else the spec's."""
+        return current or self.monitoring.current_dataset or self.monitoring.reference_dataset
+
 
 def dataset_frame(root: Path, spec: Spec, name: str) -> Any:
     """The rows of dataset ``name``: its CSV file, or every CSV file in its folder."""
@@ -133,8 +137,35 @@ def _number(path: Path, name: str, value: Any) -> float:
         raise UsageError(f"{path}: {name}: {value!r} is not a number") from err
 
 
+@dataclass(frozen=True)
+class Found:
+    """The model version that a monitoring alias points at."""
+
+    alias: str
+    version: str
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class Versions:
+    """What the monitoring aliases point at: the champion, the challengers found, and the
+    challengers' aliases that no version carries."""
+
+    model: str
+    champion: Found
+    challengers: list[Found]
+    missing: list[str]
+
+    def found(self) -> list[Found]:
+        return [self.champion, *self.challengers]
+
+
+#: A model version, loaded: anything with ``predict(features)``.
+Loader = Callable[[Found], Any]
+
+
 class Registry:
-    """The registered model's versions by alias, and their predictions."""
+    """The registered model's versions by alias, loaded or downloaded."""
 
     def __init__(self, uri: str, model: str) -> None:
         import mlflow
@@ -153,54 +184,90 @@ class Registry:
                 return None
             raise MonitorUnavailable(f"MLflow at {self.uri}: {err}") from err
 
-    def score(
-        self, alias: str, found: Any, features: Any, actual: Any, objectives: Sequence[Objective]
-    ) -> Scored:
+    def versions(self, monitoring: Monitoring) -> Versions:
+        champion = self.version(monitoring.champion)
+        if champion is None:
+            raise MonitorUnavailable(
+                f"no version of {self.model} carries the alias {monitoring.champion!r}"
+            )
+        challengers, missing = [], []
+        for alias in monitoring.challengers:
+            found = self.version(alias)
+            if found is None:
+                missing.append(alias)
+            else:
+                challengers.append(_found(alias, found))
+        return Versions(self.model, _found(monitoring.champion, champion), challengers, missing)
+
+    def load(self, found: Found) -> Any:
         import mlflow.pyfunc
 
-        model = mlflow.pyfunc.load_model(f"models:/{self.model}/{found.version}")
-        predicted = model.predict(features)
-        metrics = {item.metric: METRICS[item.metric](actual, predicted) for item in objectives}
-        return Scored(alias, str(found.version), found.run_id, metrics)
+        return mlflow.pyfunc.load_model(self.uri_of(found))
+
+    def download(self, found: Found, folder: Path) -> None:
+        """The version's files into ``folder``, not loaded: nothing of it runs here."""
+        import mlflow.artifacts
+
+        folder.mkdir(parents=True, exist_ok=True)
+        mlflow.artifacts.download_artifacts(artifact_uri=self.uri_of(found), dst_path=str(folder))
+
+    def uri_of(self, found: Found) -> str:
+        return f"models:/{self.model}/{found.version}"
+
+
+def _found(alias: str, version: Any) -> Found:
+    return Found(alias, str(version.version), version.run_id)
+
+
+def score(
+    model: Any, found: Found, features: Any, actual: Any, objectives: Sequence[Objective]
+) -> Scored:
+    """``model``'s target metrics on ``features`` against ``actual``."""
+    predicted = model.predict(features)
+    metrics = {item.metric: METRICS[item.metric](actual, predicted) for item in objectives}
+    return Scored(found.alias, found.version, found.run_id, metrics)
 
 
 def monitor(
     root: Path, spec: Spec, current: str | None = None, slo_file: Path | None = None
 ) -> MonitorReport:
     """Evaluate, compare, measure drift, check SLOs and log the run to MLflow."""
+    settings = Settings(spec)
+    context = runtime.context(["--dataset", settings.current(current)], root=root)
+    registry = Registry(context.tracking_uri(), settings.model_name)
+    versions = registry.versions(settings.monitoring)
+    report = measure(root, spec, versions, registry.load, current, slo_file)
+    return logged(context, registry, report)
 
+
+def measure(
+    root: Path,
+    spec: Spec,
+    versions: Versions,
+    load: Loader,
+    current: str | None = None,
+    slo_file: Path | None = None,
+) -> MonitorReport:
+    """Score each version (loaded by ``load``) on the current data, measure drift, check
+    the SLOs and decide; logs nothing."""
     settings = Settings(spec)
     monitoring = settings.monitoring
     objectives = settings.objectives()
     inputs, output = settings.columns()
-    current_name = current or monitoring.current_dataset or monitoring.reference_dataset
+    current_name = settings.current(current)
     reference = dataset_frame(root, spec, monitoring.reference_dataset)
     rows = dataset_frame(root, spec, current_name)
-    context = runtime.context(["--dataset", current_name], root=root)
-    registry = Registry(context.tracking_uri(), settings.model_name)
-    champion_version = registry.version(monitoring.champion)
-    if champion_version is None:
-        raise MonitorUnavailable(
-            f"no version of {settings.model_name} carries the alias {monitoring.champion!r}"
-        )
     missing_columns = [name for name in (*inputs, output) if name not in rows.columns]
     if missing_columns:
         raise UsageError(f"dataset {current_name!r} lacks the columns {', '.join(missing_columns)}")
     features, actual = rows[inputs], rows[output]
-    champion = registry.score(monitoring.champion, champion_version, features, actual, objectives)
-    challengers, missing = [], []
-    for alias in monitoring.challengers:
-        found = registry.version(alias)
-        if found is None:
-            missing.append(alias)
-        else:
-            challengers.append(registry.score(alias, found, features, actual, objectives))
+    scored = [score(load(item), item, features, actual, objectives) for item in versions.found()]
     drift = drift_table(
         reference, rows, inputs, monitoring.drift.method, monitoring.drift.threshold
     )
-    slos = check_slos(_declared_slos(spec), observed_slos(slo_file))
-    verdict = decide(champion, challengers, objectives, monitoring.margin, drift, slos)
-    report = MonitorReport(
+    slos = check_slos(declared_slos(spec), observed_slos(slo_file))
+    champion, challengers = scored[0], scored[1:]
+    return MonitorReport(
         spec.project.name,
         settings.model_name,
         monitoring.reference_dataset,
@@ -209,23 +276,22 @@ def monitor(
         objectives,
         champion,
         challengers,
-        missing,
+        versions.missing,
         drift,
         slos,
-        verdict,
+        decide(champion, challengers, objectives, monitoring.margin, drift, slos),
         history=[],
         margin=monitoring.margin,
     )
-    return _logged(context, registry, report)
 
 
-def _declared_slos(spec: Spec) -> dict[str, float]:
+def declared_slos(spec: Spec) -> dict[str, float]:
     if spec.slos is None:
         return {}
     return {name: value for name, value in spec.slos.model_dump().items() if value is not None}
 
 
-def _logged(context: Any, registry: Registry, report: MonitorReport) -> MonitorReport:
+def logged(context: Any, registry: Registry, report: MonitorReport) -> MonitorReport:
     """``report`` with the history of earlier monitoring runs, after logging this one."""
     import mlflow
 

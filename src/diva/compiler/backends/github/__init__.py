@@ -1,7 +1,8 @@
 """GitHub backend: CODEOWNERS, the pull request template, the ruleset and the workflows.
 
 From stage 0 a project gets ``.github/CODEOWNERS`` (from the ``team`` roles), a pull
-request template with the next stage's checklist, ``generated/ruleset.json`` (apply it
+request template with the next stage's checklist, ``generated/ruleset.json`` and its
+stricter alternative ``generated/ruleset-required-workflow.json`` (apply one of them
 with ``gh api``: docs/compile.md) and the gate workflow; from stage 2 the pipeline
 workflow too; from stage 4 the release workflow, and the production overlay is owned by
 the model engineers; from stage 5 the monitoring workflow. The workflows themselves are
@@ -16,6 +17,7 @@ from typing import Any
 from diva.compiler.backends.github import monitor_workflow, release_workflow
 from diva.compiler.backends.github.checklist import pr_template
 from diva.compiler.backends.github.workflows import (
+    DEFAULT_BRANCH,
     GATE_CHECK,
     GATE_WORKFLOW,
     MONITOR_WORKFLOW,
@@ -32,6 +34,10 @@ from diva.contract import DEPLOY_DIR, GENERATED_DIR, SPEC_FILE
 CODEOWNERS_FILE = ".github/CODEOWNERS"
 PR_TEMPLATE_FILE = ".github/pull_request_template.md"
 RULESET_FILE = f"{GENERATED_DIR}/ruleset.json"
+REQUIRED_WORKFLOW_RULESET_FILE = f"{GENERATED_DIR}/ruleset-required-workflow.json"
+#: Stands for the repository's id, which only GitHub knows: the documented ``gh api``
+#: command puts the real one in (docs/compile.md).
+REPOSITORY_ID_PLACEHOLDER = 0
 #: The GitHub App id of GitHub Actions: only its check run named "diva gate" counts.
 GITHUB_ACTIONS_APP_ID = 15368
 #: Paths of packaging and serving files, owned by the model engineers.
@@ -44,6 +50,7 @@ def emit(project: Project) -> list[Artifact]:
         Artifact(CODEOWNERS_FILE, commented_text(codeowners(project), source)),
         Artifact(PR_TEMPLATE_FILE, markdown_text(pr_template(project), source)),
         Artifact(RULESET_FILE, json_text(ruleset(), source)),
+        Artifact(REQUIRED_WORKFLOW_RULESET_FILE, json_text(required_workflow_ruleset(), source)),
         Artifact(GATE_WORKFLOW, workflow_text(gate_workflow(project), source)),
     ]
     pipeline = pipeline_workflow(project) if project.stage >= 2 else None
@@ -129,3 +136,23 @@ def ruleset() -> dict[str, Any]:
             {"type": "required_status_checks", "parameters": checks},
         ],
     }
+
+
+def required_workflow_ruleset() -> dict[str, Any]:
+    """:func:`ruleset`, plus GitHub's "require workflows to pass" rule for the gate.
+
+    GitHub then runs ``diva-gate.yml`` as it is on the default branch, not the pull
+    request's copy, so a pull request cannot edit the gate that judges it. The status
+    check stays for its up-to-date rule, which the workflows rule lacks.
+    """
+    gate = {
+        "path": GATE_WORKFLOW,
+        "repository_id": REPOSITORY_ID_PLACEHOLDER,
+        "ref": f"refs/heads/{DEFAULT_BRANCH}",
+    }
+    rule = {
+        "type": "workflows",
+        "parameters": {"do_not_enforce_on_create": False, "workflows": [gate]},
+    }
+    base = ruleset()
+    return {**base, "name": "diva (gate from main)", "rules": [*base["rules"], rule]}

@@ -1,24 +1,28 @@
 """The monitoring workflow of the ``github`` backend (stage 5): ``diva monitor`` on a schedule.
 
-On ``monitoring.schedule`` (and on a manual dispatch) one job, on the default branch:
+On ``monitoring.schedule`` (and on a manual dispatch), on the default branch, one
+monitoring run is split over three jobs, so that the project's code never runs where
+the release token is (docs/contributing/security.md):
 
-* pulls from the DVC remote the datasets ``diva monitor`` reads:
-  ``monitoring.reference_dataset`` and ``monitoring.current_dataset``;
-* runs ``diva monitor --out monitoring-report --propose``, which evaluates the champion
-  and the challengers, measures drift, checks the SLOs, logs a monitoring run to MLflow
-  and writes its report to the job summary. It exits 1 on drift or a breached SLO and 4
-  when MLflow or the data cannot be reached: the job fails visibly. When a challenger
-  wins, ``--propose`` opens the release pull request that pins it in production, which
-  the gate then checks and people approve;
-* uploads the report folder as an artifact, whether the monitor passed or not.
+* ``download`` (MLflow credentials from the environment ``release``, read-only token)
+  runs only diva: ``diva monitor --download`` fetches the versions that the champion and
+  challenger aliases point at, as files, loading nothing, and hands them over as an
+  artifact;
+* ``evaluate`` (no environment, no secret, read-only token) installs the project's
+  ``requirements.txt`` (the model's framework, which loading a version needs), pulls
+  ``monitoring.reference_dataset`` and ``monitoring.current_dataset`` from the DVC
+  remote and runs ``diva monitor --models``: it scores the downloaded versions (MLflow's
+  pyfunc loader unpickles them here, and only here), measures drift and writes
+  ``report.json``, handed over as an artifact;
+* ``propose`` (the environment ``release``, ``contents`` and ``pull-requests`` write,
+  ``DIVA_RELEASE_TOKEN``) runs only diva on that file: ``diva monitor --from-report
+  --propose`` checks it against the spec and the aliases, judges it again, logs the
+  monitoring run to MLflow, opens the release pull request when a challenger wins,
+  writes the report to the job summary and uploads it, also when the run failed. It
+  exits 1 on drift or a breached SLO and 4 when MLflow cannot be reached.
 
-Opening that pull request needs what the release's ``pin`` job needs, and gets it the
-same way: ``contents`` and ``pull-requests`` write for the job's token, the token
-``DIVA_RELEASE_TOKEN`` (which, unlike the job's own, starts the gate on the pull request)
-and the MLflow credentials from the GitHub environment ``release``. Evaluation and
-proposal are one ``diva monitor`` process, so they cannot sit in jobs of different
-permissions without evaluating twice. Projects on an embedded MLflow store get no
-monitoring workflow: CI cannot read the store, so every run would fail.
+Projects on an embedded MLflow store get no monitoring workflow: CI cannot read the
+store, so every run would fail.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 from diva.compiler.backends.github.release_workflow import (
     ENVIRONMENT,
     GIT_SETUP,
+    MLFLOW_REQUIREMENT,
     ON_MAIN,
     RELEASE_TOKEN,
     mlflow_env,
@@ -35,27 +40,38 @@ from diva.compiler.backends.github.release_workflow import (
     mlflow_requirements,
 )
 from diva.compiler.backends.github.workflows import (
+    DOWNLOAD_ARTIFACT,
+    OUTSIDE,
+    REQUIREMENTS,
+    SPEC_IN_WORKSPACE,
     UPLOAD_ARTIFACT,
     WRITE_PERMISSIONS,
     diva_requirement,
     dvc_requirement,
+    install_step,
     job,
-    pip_install,
     setup_steps,
     workflow,
 )
 from diva.compiler.ir import Dataset, Project
 
+DOWNLOAD_TIMEOUT_MINUTES = 30
 #: Pulling the data and scoring every version on it takes a while; 60 minutes bound it.
-MONITOR_TIMEOUT_MINUTES = 60
+EVALUATE_TIMEOUT_MINUTES = 60
+PROPOSE_TIMEOUT_MINUTES = 20
 REPORT_DIR = "monitoring-report"
+#: The artifacts one job hands to the next, and their folders under the runner's temp.
+VERSIONS = "monitor-versions"
+MEASURED = "monitor-measured"
 #: diva's extra with what ``diva monitor`` imports (pandas, scikit-learn, scipy, ...).
 MONITOR_EXTRA = "monitor"
 
 _PULL = 'dvc pull "$DATASET_PATH"'
-_MONITOR = f"""\
+_DOWNLOAD = f"diva monitor --spec {SPEC_IN_WORKSPACE} --download {VERSIONS}"
+_EVALUATE = f"diva monitor --spec {SPEC_IN_WORKSPACE} --models {VERSIONS} --out {MEASURED}"
+_PROPOSE = f"""\
 {GIT_SETUP}
-diva monitor --out {REPORT_DIR} --propose"""
+diva monitor --from-report "$RUNNER_TEMP/{MEASURED}/report.json" --out {REPORT_DIR} --propose"""
 
 
 def wanted(project: Project) -> bool:
@@ -67,20 +83,66 @@ def wanted(project: Project) -> bool:
 def monitor_workflow(project: Project) -> dict[str, Any]:
     assert project.monitoring is not None
     on = {"schedule": [{"cron": project.monitoring.schedule}], "workflow_dispatch": {}}
+    jobs = {
+        "download": _download(project),
+        "evaluate": _evaluate(project),
+        "propose": _propose(project),
+    }
     # a run that is pushing its proposal is not cut off halfway: the next one waits
-    return workflow("diva monitor", on, {"monitor": _monitor(project)}, cancel=False)
+    return workflow("diva monitor", on, jobs, cancel=False)
 
 
-def _monitor(project: Project) -> dict[str, Any]:
+def _download(project: Project) -> dict[str, Any]:
+    steps = [
+        *setup_steps(project, full_history=False),
+        _install(project, "Install diva and MLflow", mlflow_requirements(project)),
+        {
+            "name": "Download the champion and the challengers",
+            "env": mlflow_env(project),
+            "working-directory": OUTSIDE,
+            "run": _DOWNLOAD,
+        },
+        _upload(VERSIONS),
+    ]
+    settings = {"if": ON_MAIN, "environment": ENVIRONMENT}
+    name = "diva monitor: download the versions"
+    return job(name, project, DOWNLOAD_TIMEOUT_MINUTES, steps, settings)
+
+
+def _evaluate(project: Project) -> dict[str, Any]:
+    # the project's code runs here: no environment, no secret, the read-only token
+    install = [MLFLOW_REQUIREMENT, dvc_requirement(project)]
+    steps = [
+        *setup_steps(project, full_history=False),
+        _install(project, "Install the project, diva, MLflow and DVC", install, project_too=True),
+        # dvc works on the repository, so in the checkout (PYTHONSAFEPATH covers it)
+        *(_pull(dataset) for dataset in monitored(project)),
+        _download_artifact(VERSIONS),
+        {
+            "name": "Score the champion and the challengers",
+            "working-directory": OUTSIDE,
+            "run": _EVALUATE,
+        },
+        _upload(MEASURED, "report.json"),
+    ]
+    settings = {"needs": "download", "if": ON_MAIN}
+    name = "diva monitor: evaluate (no secrets)"
+    return job(name, project, EVALUATE_TIMEOUT_MINUTES, steps, settings)
+
+
+def _propose(project: Project) -> dict[str, Any]:
+    install = [*mlflow_requirements(project), dvc_requirement(project)]
     steps = [
         # full history: the proposal runs the gate, which counts stage cycles in it
         *setup_steps(project, full_history=True),
-        _install(project),
-        *(_pull(dataset) for dataset in monitored(project)),
+        _install(project, "Install diva, MLflow and DVC", install),
+        _download_artifact(MEASURED),
         {
-            "name": "Monitor the champion and the challengers",
+            # in the checkout: it proposes a change of it; only diva runs here, on the
+            # handed-over report (PYTHONSAFEPATH keeps the checkout off sys.path)
+            "name": "Judge, log and propose",
             "env": {"GH_TOKEN": RELEASE_TOKEN, **mlflow_env(project)},
-            "run": _MONITOR,
+            "run": _PROPOSE,
         },
         {
             # the report of a failing run is the one people need
@@ -91,11 +153,13 @@ def _monitor(project: Project) -> dict[str, Any]:
         },
     ]
     settings = {
+        "needs": "evaluate",
         "if": ON_MAIN,
         "environment": ENVIRONMENT,
         "permissions": dict.fromkeys(WRITE_PERMISSIONS, "write"),
     }
-    return job("diva monitor", project, MONITOR_TIMEOUT_MINUTES, steps, settings)
+    name = "diva monitor: judge and propose"
+    return job(name, project, PROPOSE_TIMEOUT_MINUTES, steps, settings)
 
 
 def monitored(project: Project) -> list[Dataset]:
@@ -106,16 +170,27 @@ def monitored(project: Project) -> list[Dataset]:
     return [by_name[name] for name in dict.fromkeys(names)]
 
 
-def _install(project: Project) -> dict[str, Any]:
-    # requirements.txt: the model's framework, which loading a version for scoring needs
-    requirements = [
-        diva_requirement(project, MONITOR_EXTRA),
-        *mlflow_requirements(project),
-        dvc_requirement(project),
-    ]
+def _install(
+    project: Project, name: str, others: list[str], *, project_too: bool = False
+) -> dict[str, Any]:
+    requirements = [diva_requirement(project, MONITOR_EXTRA), *others]
+    files = [REQUIREMENTS] if project_too else None
+    return install_step(name, requirements, files=files, wrap=True)
+
+
+def _upload(artifact: str, file: str | None = None) -> dict[str, Any]:
+    """Hands a folder under the runner's temp (or one file of it) to the next job."""
+    path = f"{OUTSIDE}/{artifact}" + (f"/{file}" if file else "")
+    settings = {"name": artifact, "path": path, "if-no-files-found": "error", "retention-days": 1}
+    return {"name": f"Hand over {artifact}", "uses": UPLOAD_ARTIFACT.uses, "with": settings}
+
+
+def _download_artifact(artifact: str) -> dict[str, Any]:
+    """What the previous job handed over, into the runner's temp: outside the checkout."""
     return {
-        "name": "Install the project, diva, MLflow and DVC",
-        "run": pip_install(requirements, files=["requirements.txt"], wrap=True),
+        "name": f"Take over {artifact}",
+        "uses": DOWNLOAD_ARTIFACT.uses,
+        "with": {"name": artifact, "path": f"{OUTSIDE}/{artifact}"},
     }
 
 

@@ -11,6 +11,11 @@ On a push to the default branch that touches the spec (and on a manual dispatch 
 * ``aliases`` points each environment's MLflow alias at the version its release pins
   (``diva release alias``): ``champion`` for the last environment. Read-only.
 
+No job installs the project on the runner: each installs diva and MLflow only. ``image``
+builds the serving image from the checkout, and the project's requirements install
+inside that build, a container that gets none of the job's secrets; ``pin``, the job
+with the write token, runs diva alone.
+
 Merging the pin pull request changes the spec again; its first environment then has a
 digest, so that run builds nothing: the workflow never feeds itself. Credentials come
 from repository secrets and variables (docs/release.md), the tracking URI and registry
@@ -25,11 +30,13 @@ from typing import Any
 
 from diva.compiler.backends.github.workflows import (
     DEFAULT_BRANCH,
+    OUTSIDE,
     RELEASE_WORKFLOW,
+    SPEC_IN_WORKSPACE,
     WRITE_PERMISSIONS,
     diva_requirement,
+    install_step,
     job,
-    pip_install,
     setup_steps,
     workflow,
 )
@@ -53,7 +60,7 @@ RELEASE_TOKEN = "${{ secrets.DIVA_RELEASE_TOKEN || github.token }}"  # noqa: S10
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 
-_SHOW = 'diva release show "$ENVIRONMENT" | tee -a "$GITHUB_OUTPUT"'
+_SHOW = f'diva release show "$ENVIRONMENT" --spec {SPEC_IN_WORKSPACE} | tee -a "$GITHUB_OUTPUT"'
 _LOGIN = """\
 if [ -n "$REGISTRY_PASSWORD" ]; then
   printf '%s' "$REGISTRY_PASSWORD" |
@@ -72,7 +79,7 @@ _PIN = f"""\
 {GIT_SETUP}
 diva release pin "$ENVIRONMENT" --model-version "$MODEL_VERSION" --digest "$IMAGE_DIGEST" \\
   --pr --base "$GITHUB_REF_NAME\""""
-_ALIAS = "diva release alias"
+_ALIAS = f"diva release alias --spec {SPEC_IN_WORKSPACE}"
 
 
 def wanted(project: Project) -> bool:
@@ -96,8 +103,9 @@ def release_workflow(project: Project) -> dict[str, Any]:
 
 
 def _install(project: Project) -> dict[str, Any]:
+    # diva and MLflow only: no job of this workflow installs the project on the runner
     requirements = [diva_requirement(project), *mlflow_requirements(project)]
-    return {"name": "Install diva and MLflow", "run": pip_install(requirements)}
+    return install_step("Install diva and MLflow", requirements)
 
 
 def mlflow_requirements(project: Project) -> list[str]:
@@ -133,6 +141,7 @@ def _image(project: Project) -> dict[str, Any]:
             "name": f"Read the release of {environment}",
             "id": "release",
             "env": {"ENVIRONMENT": environment},
+            "working-directory": OUTSIDE,
             "run": _SHOW,
         },
         {
@@ -146,6 +155,9 @@ def _image(project: Project) -> dict[str, Any]:
             "run": _LOGIN,
         },
         {
+            # in the checkout, the build context. The project's requirements install in
+            # the image build, a container that gets neither this job's secrets nor the
+            # registry login; PYTHONSAFEPATH covers diva itself
             "name": "Build and push the serving image",
             "id": "build",
             "if": needed,
@@ -176,6 +188,8 @@ def _pin(project: Project) -> dict[str, Any]:
         *setup_steps(project, full_history=True),
         _install(project),
         {
+            # in the checkout: it edits the spec and pushes the branch; diva alone runs
+            # here (PYTHONSAFEPATH keeps the checkout off sys.path)
             "name": f"Pin the image of {environment} by pull request",
             "env": {
                 "ENVIRONMENT": environment,
@@ -204,6 +218,7 @@ def _aliases(project: Project) -> dict[str, Any]:
         {
             "name": "Point the MLflow aliases at the pinned versions",
             "env": mlflow_env(project),
+            "working-directory": OUTSIDE,
             "run": _ALIAS,
         },
     ]

@@ -10,6 +10,13 @@ credentials, a concurrency group per workflow and ref, a timeout on every job, a
 ``workflow_dispatch``) triggers. No value from the spec or from the event is written into
 a ``run:`` script: scripts are constants of this module and read such values from
 ``env:``, quoted; credentials come from secrets and variables, never from the spec.
+
+No code of the checkout runs where it should not: every workflow sets
+``PYTHONSAFEPATH=1``, so no Python puts the working directory on ``sys.path`` (a ``pip/``
+folder in a pull request is never imported as pip); every ``pip install`` and every
+step that does not need the repository runs in ``${{ runner.temp }}``, naming files of
+the checkout by ``$GITHUB_WORKSPACE``; and no job that holds a secret or a write
+permission installs the project (tests/lint/test_workflow_python.py).
 """
 
 from __future__ import annotations
@@ -40,7 +47,10 @@ SETUP_PYTHON = Action("actions/setup-python", "a26af69be951a213d495a4c3e4e4022e1
 UPLOAD_ARTIFACT = Action(
     "actions/upload-artifact", "ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"
 )
-ACTIONS = (CHECKOUT, SETUP_PYTHON, UPLOAD_ARTIFACT)
+DOWNLOAD_ARTIFACT = Action(
+    "actions/download-artifact", "d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"
+)
+ACTIONS = (CHECKOUT, SETUP_PYTHON, UPLOAD_ARTIFACT, DOWNLOAD_ARTIFACT)
 
 DEFAULT_BRANCH = "main"
 GATE_WORKFLOW = ".github/workflows/diva-gate.yml"
@@ -69,11 +79,22 @@ WRITE_PERMISSIONS = {
     "contents": "push the release branch",
     "pull-requests": "open the release pull request",
 }
+#: Every workflow's environment: Python never puts the working directory (or a script's
+#: folder) first on ``sys.path``, so a ``pip/`` or ``dvc/`` folder in the checkout cannot
+#: stand in for a module in any Python a job starts. diva needs Python 3.11, which honours it.
+SAFE_PATH = {"PYTHONSAFEPATH": "1"}
+#: Where a step runs that does not need the repository as its working directory: the
+#: runner's scratch folder, outside the checkout.
+OUTSIDE = "${{ runner.temp }}"
+#: The spec, named from outside the checkout (``--spec``).
+SPEC_IN_WORKSPACE = f'"$GITHUB_WORKSPACE/{SPEC_FILE}"'
+REQUIREMENTS = "requirements.txt"
 
 
 def workflow_text(workflow: dict[str, Any], source: str) -> str:
     comments = {f"uses: {action.uses}": action.version for action in ACTIONS}
     comments |= {f"{scope}: write": reason for scope, reason in WRITE_PERMISSIONS.items()}
+    comments["PYTHONSAFEPATH: '1'"] = "the working directory is never on sys.path"
     return yaml_text(workflow, source, line_comments=comments)
 
 
@@ -85,8 +106,10 @@ def gate_workflow(project: Project) -> dict[str, Any]:
     ]
     steps = [
         *setup_steps(project, full_history=True),
-        {"name": "Install diva", "run": pip_install(install)},
+        install_step("Install diva", install),
         {
+            # in the checkout: the gate judges it (git, DVC); PYTHONSAFEPATH keeps it off
+            # sys.path
             "name": "Gate the pull request",
             "env": {"BASE_REF": "${{ github.base_ref }}"},
             "run": 'diva gate --base "origin/${BASE_REF}" --format markdown',
@@ -110,13 +133,13 @@ def pipeline_workflow(project: Project) -> dict[str, Any] | None:
         return None
     steps = [
         *setup_steps(project, full_history=False),
-        {
-            "name": "Install the project, diva and DVC",
-            "run": pip_install(
-                [diva_requirement(project), dvc_requirement(project)], files=["requirements.txt"]
-            ),
-        },
+        install_step(
+            "Install the project, diva and DVC",
+            [diva_requirement(project), dvc_requirement(project)],
+            files=[REQUIREMENTS],
+        ),
     ]
+    # dvc runs the project's pipeline in the checkout (this job holds no secret)
     steps += [
         {
             # evaluate-<dataset> depends on train- and prepare-<dataset>: dvc runs them first
@@ -141,7 +164,7 @@ def pipeline_workflow(project: Project) -> dict[str, Any] | None:
 def _pipeline_paths(project: Project) -> list[str]:
     """What the pipeline's result depends on: spec, pipeline files, code, small datasets."""
     assert project.model is not None
-    fixed = [SPEC_FILE, "dvc.yaml", "dvc.lock", "params.yaml", "requirements.txt"]
+    fixed = [SPEC_FILE, "dvc.yaml", "dvc.lock", "params.yaml", REQUIREMENTS]
     code = [dep if dep.endswith(".py") else f"{dep}/**" for dep in project.model.code_deps]
     data = [
         pattern
@@ -166,6 +189,7 @@ def workflow(
             "group": "${{ github.workflow }}-${{ github.ref }}",
             "cancel-in-progress": cancel,
         },
+        "env": SAFE_PATH,
         "defaults": {"run": {"shell": "bash"}},
         "jobs": jobs,
     }
@@ -211,10 +235,21 @@ def dvc_requirement(project: Project) -> str:
     return f"dvc[{extra}]{DVC_VERSIONS}" if extra else f"dvc{DVC_VERSIONS}"
 
 
+def install_step(
+    name: str, requirements: list[str], *, files: list[str] | None = None, wrap: bool = False
+) -> dict[str, Any]:
+    """A ``pip install`` run outside the checkout, so that nothing in it can be imported
+    as pip; requirement files are named in the checkout."""
+    run = pip_install(requirements, files=files, wrap=wrap)
+    return {"name": name, "working-directory": OUTSIDE, "run": run}
+
+
 def pip_install(
     requirements: list[str], *, files: list[str] | None = None, wrap: bool = False
 ) -> str:
-    """The install command; requirements are diva's own constants, quoted for the shell.
-    ``wrap`` puts each requirement on a line of its own, for lists too long for one."""
-    parts = [f"-r {file}" for file in files or []] + [f'"{item}"' for item in requirements]
+    """The install command; requirements are diva's own constants, quoted for the shell,
+    and requirement files are read from the checkout (``$GITHUB_WORKSPACE``). ``wrap``
+    puts each requirement on a line of its own, for lists too long for one."""
+    parts = [f'-r "$GITHUB_WORKSPACE/{file}"' for file in files or []]
+    parts += [f'"{item}"' for item in requirements]
     return (" \\\n  " if wrap else " ").join(["python -m pip install", *parts])
