@@ -72,6 +72,15 @@ DVC_EXTRAS = {
     "webdav": "webdav",
     "webdavs": "webdav",
 }
+#: What the gate reads MLflow with: the client alone (no server, no database drivers).
+MLFLOW_READER = "mlflow-skinny>=2.16,<4"
+#: The gate's read-only MLflow credentials (MLflow's own variables), for the tracking
+#: server of the base branch's spec; never the release's, which can write.
+GATE_CREDENTIALS = {
+    "MLFLOW_TRACKING_USERNAME": "${{ vars.DIVA_GATE_MLFLOW_USERNAME }}",
+    "MLFLOW_TRACKING_PASSWORD": "${{ secrets.DIVA_GATE_MLFLOW_PASSWORD }}",
+    "MLFLOW_TRACKING_TOKEN": "${{ secrets.DIVA_GATE_MLFLOW_TOKEN }}",
+}
 GATE_TIMEOUT_MINUTES = 15
 PIPELINE_TIMEOUT_MINUTES = 60
 #: Why a job holds a write permission: written next to it, for reviewers (and zizmor).
@@ -100,18 +109,18 @@ def workflow_text(workflow: dict[str, Any], source: str) -> str:
 
 def gate_workflow(project: Project) -> dict[str, Any]:
     """Runs ``diva gate`` on every pull request into the default branch."""
-    install = [
-        diva_requirement(project),
-        *([dvc_requirement(project)] if project.stage >= 2 else []),
-    ]
+    readers = [dvc_requirement(project), MLFLOW_READER] if project.stage >= 2 else []
     steps = [
         *setup_steps(project, full_history=True),
-        install_step("Install diva", install),
+        install_step(
+            "Install diva" + (", DVC and MLflow's client" if readers else ""),
+            [diva_requirement(project), *readers],
+        ),
         {
-            # in the checkout: the gate judges it (git, DVC); PYTHONSAFEPATH keeps it off
-            # sys.path
+            # in the checkout: the gate reads its git objects (never imports or runs
+            # them); PYTHONSAFEPATH keeps the checkout off sys.path
             "name": "Gate the pull request",
-            "env": {"BASE_REF": "${{ github.base_ref }}"},
+            "env": {"BASE_REF": "${{ github.base_ref }}", **(GATE_CREDENTIALS if readers else {})},
             "run": 'diva gate --base "origin/${BASE_REF}" --format markdown',
         },
     ]
