@@ -45,3 +45,10 @@ ROOT_ENV = "DIVA_PROJECT_ROOT"
 #: The broker kinds ``diva consume`` reads (``serving.broker.kind`` may name others; the
 #: validation refuses them where a consumer is generated).
 BROKER_KINDS = ("redis",)
+
+
+def repository_of(reference: str) -> str:
+    """An image ``reference`` without its tag or digest (a registry port is not a tag)."""
+    name = reference.split("@", 1)[0]
+    head, slash, last = name.rpartition("/")
+    return head + slash + last.split(":", 1)[0]

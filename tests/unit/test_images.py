@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from diva.contract import repository_of
 from diva.errors import UsageError
 from diva.images.smoke import Field, Report, judge, render, sample_body
-from diva.images.train import repository_of
 from diva.lifecycle.evidence import record
 from diva.lifecycle.evidence.mlflow import Run
 from tests.support.gate import FakeRuns, context, spec_document

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from diva.compiler.pipeline import load_project
-from diva.contract import IMAGE_DIGEST_ENV, ROOT_ENV
+from diva.contract import IMAGE_DIGEST_ENV, ROOT_ENV, repository_of
 from diva.errors import DivaError, UsageError
 from diva.images.build import default_tag
 from diva.images.engine import Engine, Progress
@@ -21,13 +21,6 @@ from diva.images.engine import Engine, Progress
 
 class PipelineError(DivaError):
     """The pipeline ran in the image and failed (exit 1)."""
-
-
-def repository_of(reference: str) -> str:
-    """``reference`` without its tag or digest (a registry port is not a tag)."""
-    name = reference.split("@", 1)[0]
-    head, slash, last = name.rpartition("/")
-    return head + slash + last.split(":", 1)[0]
 
 
 def image_digest(engine: Engine, reference: str) -> str:

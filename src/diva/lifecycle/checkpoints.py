@@ -10,56 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, Protocol
 
-from diva.compiler.ir import Dataset, Project, Target
-from diva.compiler.spec.model import Spec
-from diva.lifecycle.evidence import UnreachableError, record
+from diva.compiler.ir import Dataset, Target
+from diva.lifecycle import image_checks
+from diva.lifecycle.context import Context, RunSource, Status, Verdict
+from diva.lifecycle.evidence import UnreachableError
 from diva.lifecycle.evidence import dvc as dvc_evidence
 from diva.lifecycle.evidence.mlflow import Run
 from diva.lifecycle.evidence.record import recorded_serving
-from diva.lifecycle.evidence.registry import manifest_digest
 from diva.lifecycle.releases import alias_for, production
 from diva.stages import CRITERIA, DEFAULT_MIN_RUNS
 from diva.stages import stage as stage_of
 
-Status = Literal["pass", "fail", "unreachable", "unverified"]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    status: Status
-    detail: str
-
-
-class RunSource(Protocol):
-    kind: str
-
-    def runs(self, project: str) -> list[Run]: ...
-    def version_of_run(self, model: str, run_id: str) -> str | None: ...
-    def alias(self, model: str, alias: str) -> str | None: ...
-    def run_of_version(self, model: str, version: str) -> str | None: ...
-    def run(self, run_id: str) -> Run | None: ...
-
-
-@dataclass
-class Context:
-    """What evaluators may read. ``runs`` is None when no MLflow evidence can be read;
-    then ``runs_status`` says why (``unreachable`` or ``unverified``). ``data`` is the
-    verdict for every dataset when the DVC remote cannot be asked at all. ``attested``:
-    the policy believes the evidence file where nothing else can be asked."""
-
-    spec: Spec
-    project: Project
-    root: Path
-    cycles: dict[int, int]
-    runs: RunSource | None
-    runs_problem: str = ""
-    runs_status: Status = "unreachable"
-    data: Verdict | None = None
-    attested: bool = False
-
+__all__ = ["CHECKPOINTS", "Checkpoint", "Context", "RunSource", "Status", "Verdict", "for_stage"]
 
 Evaluate = Callable[[Context], Verdict]
 
@@ -285,78 +248,6 @@ def _champion(ctx: Context) -> Verdict:
     return _ok(version is not None, f"version {version}", f"no version has alias {alias}")
 
 
-def _image(ctx: Context) -> Verdict:
-    """The serving image recorded in the evidence file is what the registry serves."""
-
-    image = recorded_serving(ctx.root)
-    if not image:
-        return Verdict("fail", "no serving image digest recorded (`diva build serve --push`)")
-    reference, digest = str(image.get("reference")), str(image.get("digest"))
-    expected = ctx.project.image_repository("serve")
-    if repository_of(reference) != expected:
-        return Verdict("fail", f"the recorded image {reference} is not in {expected}")
-    try:
-        served = manifest_digest(reference)
-    except UnreachableError as err:
-        return Verdict("unreachable", str(err))
-    if served is None:
-        return Verdict("fail", f"{reference} is not in its registry")
-    return _ok(
-        served == digest, f"{reference} @ {digest}", f"{reference} is {served}, not {digest}"
-    )
-
-
-def _smoke(ctx: Context) -> Verdict:
-    """`diva smoke` passed against the serving image (same digest), as logged to MLflow;
-    the evidence file's record counts only where the policy takes self-attested evidence."""
-
-    digest = recorded_serving(ctx.root).get("digest")
-    if not digest:
-        return Verdict("fail", "no serving image digest recorded (`diva build serve --push`)")
-    if ctx.runs is not None:
-        try:
-            smokes = [
-                run
-                for run in ctx.runs.runs(ctx.project.name)
-                if run.tags.get("diva.kind") == "smoke"
-                and run.tags.get("diva.image.digest") == digest
-            ]
-        except UnreachableError as err:
-            return Verdict("unreachable", str(err))
-        if smokes:
-            passed = [run for run in smokes if run.tags.get("diva.smoke.passed") == "true"]
-            detail = f"{len(passed)} of {len(smokes)} smoke run(s) of {digest[:19]} passed"
-            return _ok(bool(passed), f"{detail} ({ctx.runs.kind})", detail)
-    if ctx.attested:
-        return _recorded_smoke(ctx, digest)
-    if ctx.runs is None:
-        return Verdict(ctx.runs_status, ctx.runs_problem or "no MLflow evidence")
-    return Verdict("fail", f"no smoke test of {digest[:19]} logged to MLflow (`diva smoke`)")
-
-
-def _recorded_smoke(ctx: Context, digest: str) -> Verdict:
-    """The smoke test as the evidence file records it (self-attested evidence only)."""
-    recorded = record.read(ctx.root)
-    smoke = (recorded.document if recorded else {}).get("smoke") or {}
-    if not smoke:
-        return Verdict("fail", "no smoke test recorded (`diva smoke`)")
-    if smoke.get("digest") != digest:
-        return Verdict("fail", f"the smoke test ran {smoke.get('digest')}, not the serving image")
-    latency = smoke.get("latency_ms") or {}
-    return _ok(
-        smoke.get("passed") is True,
-        f"self-attested: {smoke.get('requests')} requests, p95 {latency.get('p95')} ms",
-        f"{smoke.get('errors')} of {smoke.get('requests')} requests failed",
-    )
-
-
-def repository_of(reference: str) -> str:
-    """``host/name`` of an image reference, without its tag or digest."""
-    name = reference.partition("@")[0]
-    host, slash, path = name.rpartition("/")
-    return f"{host}{slash}{path.partition(':')[0]}"
-
-
 def _released(ctx: Context) -> Verdict:
     """The production release (which its overlay is rendered from, drift checked by the
     gate) pins the recorded serving image and the champion's version."""
@@ -396,8 +287,8 @@ EVALUATORS: dict[str, Evaluate] = {
     "targets.large": _targets_met("large"),
     "model.candidate": _needs_runs(_candidate),
     "cycles.large": _budget(3, "large"),
-    "image.serving": _image,
-    "image.smoke": _smoke,
+    "image.serving": image_checks.serving_image,
+    "image.smoke": image_checks.smoke,
     "model.champion": _needs_runs(_champion),
     "serving.release": _needs_runs(_released),
     "slos.declared": _slos,

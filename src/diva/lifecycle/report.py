@@ -8,7 +8,6 @@ whose evidence is self-attested says so first, in every format.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import unicodedata
@@ -67,8 +66,9 @@ _MARKUP = re.compile(r"([\\`*_\[\]|~#!])")
 
 
 def _markdown(text: str) -> str:
-    """Plain text for a Markdown table cell: escaped, no HTML, no markup."""
-    return _MARKUP.sub(r"\\\1", html.escape(printable(text), quote=False))
+    """Plain text for a Markdown table cell: escaped, no HTML tags, no markup."""
+    no_tags = printable(text).replace("&", "&amp;").replace("<", "&lt;")
+    return _MARKUP.sub(r"\\\1", no_tags)
 
 
 def as_text(report: Report) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from diva.compiler.ir import Project
-from diva.lifecycle.checkpoints import RunSource, Status, Verdict
+from diva.lifecycle.context import RunSource, Status, Verdict
 from diva.lifecycle.evidence import UnreachableError, record
 from diva.lifecycle.evidence import dvc as dvc_evidence
 from diva.lifecycle.evidence.mlflow import Mlflow
