@@ -2,10 +2,11 @@
 
 A message or report that names a URL may end up in a CI log or a pull-request comment,
 which anybody who can read the repository reads. The spec refuses credentials in its
-URLs (``compiler/spec/types.py``), but URLs also come from the environment
-(``MLFLOW_TRACKING_URI``), from DVC's configuration and from tools' own error messages.
-Everything here is plain text work: nothing is parsed by a URL library that could
-guess differently from the tool that reads the URL, and nothing is resolved.
+URLs (``compiler/spec/types.py``), but URLs also come from elsewhere: a spec on an older
+branch, DVC's configuration (``config.local`` holds credentials), a command-line option,
+and the error messages of tools, which repeat the URL they were given. Everything here
+is plain text work: no URL library that could split a URL differently from the tool
+that reads it, and nothing is resolved.
 """
 
 from __future__ import annotations
