@@ -36,9 +36,13 @@ def test_monitor_names_an_unreachable_registry_without_its_credentials(
 
     from diva.monitor.run import MonitorUnavailable, Registry
 
-    # Registry sets MLflow's global URIs: put them back for the tests that follow
+    # Registry sets MLflow's global URIs and their environment variables: put them
+    # back for the tests that follow
     monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
     monkeypatch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.setenv(name, "")  # remembers whether and how it was set
+        monkeypatch.delenv(name)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     port = free_port()

@@ -200,7 +200,7 @@ def test_the_report_is_uploaded_even_when_the_monitor_fails() -> None:
 
 def test_the_mysql_driver_follows_the_tracking_uri() -> None:
     data = base_data()
-    data["platform"]["mlflow"] = {"tracking_uri": "mysql+pymysql://mlflow@db:3306/mlflow"}
+    data["platform"]["mlflow"] = {"tracking_uri": "mysql+pymysql://db:3306/mlflow"}
     workflow = monitor_of(project_of(data))
     assert '"pymysql>=1.1,<2"' in step(workflow, "Install the project, diva, MLflow and DVC")["run"]
     assert "PGPASSWORD" not in step(workflow, MONITOR_STEP)["env"]
