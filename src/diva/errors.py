@@ -30,6 +30,12 @@ def _escape(match: re.Match[str]) -> str:
     return match.group().encode("unicode_escape").decode("ascii")
 
 
+def escape_control(text: str) -> str:
+    """``text`` with control and bidirectional characters escaped (``\\n``, ``\\u202e``),
+    for a terminal, a CI log or a pull-request comment."""
+    return _CONTROL.sub(_escape, text)
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` for the closest choice, or nothing when none is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
@@ -65,7 +71,7 @@ class Issue:
         text = (
             f"{where}: {self.dotted}: {self.message}" if self.path else f"{where}: {self.message}"
         )
-        return _CONTROL.sub(_escape, text)
+        return escape_control(text)
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -50,8 +50,8 @@ VARIANTS = {
         FORECAST,
         (
             (
-                "postgresql://mlflow@db.internal:5432/mlflow",
-                "mysql+pymysql://mlflow@db.internal:3306/mlflow",
+                "postgresql://db.internal:5432/mlflow",
+                "mysql+pymysql://db.internal:3306/mlflow",
             ),
         ),
     ),

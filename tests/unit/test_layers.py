@@ -12,7 +12,7 @@ from diva.lifecycle.checkpoints import CHECKPOINTS, EVALUATORS
 from diva.stages import CRITERIA, criteria_for
 from tests.support.paths import SRC
 
-CORE = ("diva.stages", "diva.extras", "diva.tools", "diva.contract", "diva.errors")
+CORE = ("diva.stages", "diva.extras", "diva.tools", "diva.contract", "diva.errors", "diva.urls")
 
 
 def _loaded_by(statement: str) -> list[str]:

@@ -305,7 +305,7 @@ def test_the_report_is_uploaded_even_when_the_monitor_fails() -> None:
 
 def test_the_mysql_driver_follows_the_tracking_uri() -> None:
     data = base_data()
-    data["platform"]["mlflow"] = {"tracking_uri": "mysql+pymysql://mlflow@db:3306/mlflow"}
+    data["platform"]["mlflow"] = {"tracking_uri": "mysql+pymysql://db:3306/mlflow"}
     workflow = monitor_of(project_of(data))
     for job_id in ("download", "propose"):
         assert '"pymysql>=1.1,<2"' in install_of(workflow, job_id)["run"]

@@ -32,9 +32,14 @@ CASES: dict[str, tuple[Any, list[str], list[str]]] = {
             *["/data", "~/data", "data\\raw", "../data", "data/../x", "data/..", "a b", ""],
             *["d\nx", ".", "./data", "data/./x", ".git", ".git/x", ".dvc/cache", ".diva/x"],
             *["data//x", "data/.git", "data/.git/x", "data/."],
+            *["-data", "--force", "-", "-x/data"],
         ],
     ),
-    "Script": (types.Script, ["src/train.py"], ["src/train.sh", "/train.py", "../t.py"]),
+    "Script": (
+        types.Script,
+        ["src/train.py", "src/-x.py"],
+        ["src/train.sh", "/train.py", "../t.py", "-train.py", "--help.py"],
+    ),
     "PinnedImage": (
         types.PinnedImage,
         [f"python@{DIGEST}", f"ghcr.io/acme/base:3.11@{DIGEST}", f"127.0.0.1:5000/b@{DIGEST}"],
@@ -43,7 +48,10 @@ CASES: dict[str, tuple[Any, list[str], list[str]]] = {
     "Registry": (
         types.Registry,
         ["ghcr.io/acme", "127.0.0.1:5000", "registry.example.com/ml/team"],
-        ["ghcr.io/acme:latest", f"ghcr.io/acme@{DIGEST}", "https://ghcr.io", "", "ACME"],
+        [
+            *["ghcr.io/acme:latest", f"ghcr.io/acme@{DIGEST}", "https://ghcr.io", "", "ACME"],
+            *["ghp_t0ken@ghcr.io/acme", "kim:pw@ghcr.io", "kim@127.0.0.1:5000"],
+        ],
     ),
     "Cron": (
         types.Cron,
@@ -54,13 +62,45 @@ CASES: dict[str, tuple[Any, list[str], list[str]]] = {
     "Memory": (types.Memory, ["512Mi", "2Gi", "1000"], ["2GB", "0Mi", "1.5Gi", ""]),
     "Line": (types.Line, ["Thickness (µm)"], ["", "a\nb", "tab\there"]),
     "Text": (types.Text, ["one\ntwo", "x"], ["", "   ", "bell\x07"]),
-    "HttpUrl": (types.HttpUrl, ["https://doi.org/10.1/x"], ["ftp://x", "https://", "http://a b"]),
+    "HttpUrl": (
+        types.HttpUrl,
+        ["https://doi.org/10.1/x", "https://h/a@b?email=kim@example.com"],
+        [
+            *["ftp://x", "https://", "http://a b"],
+            *[
+                "https://kim:pw@h/x",
+                "https://ghp_t0ken@h",
+                "https://h/x?token=t",
+                "https://h/?A&Api_Key=k",
+            ],
+        ],
+    ),
     "TrackingUri": (
         types.TrackingUri,
-        ["sqlite:///.diva/mlflow.db", "http://127.0.0.1:5000", "postgresql+psycopg2://u@h/db"],
-        ["mlflow.db", "ftp://x", ""],
+        ["sqlite:///.diva/mlflow.db", "http://127.0.0.1:5000", "postgresql+psycopg2://h/db"],
+        [
+            *["mlflow.db", "ftp://x", ""],
+            *["postgresql+psycopg2://u@h/db", "https://ghp_t0ken@mlflow.example.com"],
+            *["postgresql://u:pw@h/db", "postgresql://h/db?sslmode=require&password=pw"],
+            *["databricks://tok@host", "HTTPS://Kim@Host"],
+        ],
     ),
-    "RemoteUrl": (types.RemoteUrl, [".diva/remote", "s3://b/p", "/mnt/dvc"], ["ftp://x", "a b"]),
+    "RemoteUrl": (
+        types.RemoteUrl,
+        [".diva/remote", "s3://b/p", "/mnt/dvc", "s3://b/p@v1", "store/-x"],
+        [
+            *["ftp://x", "a b", "-rf", "--config=x", "ssh://dvc@storage/x"],
+            *["https://kim:pw@h/dvc", "s3://AKIA0@b/p", "https://h/dvc?token=t"],
+        ],
+    ),
+    "BrokerUrl": (
+        types.BrokerUrl,
+        ["redis://redis:6379/0", "rediss://r:6380/0?ssl_cert_reqs=none", "nats://n:4222"],
+        [
+            *["redis://:pw@r:6379/0", "redis://default@r/0", "amqp://guest:guest@mq:5672/"],
+            *["redis://r/0?password=pw", "redis://r/0?db=0&PASSWORD=pw", ""],
+        ],
+    ),
     "PythonVersion": (types.PythonVersion, ["3.11", "3.9"], ["3", "2.7", "3.11.4"]),
 }
 
@@ -88,3 +128,49 @@ def test_python_check_and_schema_pattern_agree(name: str) -> None:
         assert not _accepts_python(annotation, value), f"python accepts bad {value!r}"
         if name != "Cron":  # ranges and day names are beyond a regular expression
             assert not _accepts_schema(annotation, value), f"schema accepts bad {value!r}"
+
+
+SECRET_URLS = [
+    ("TrackingUri", "https://kim:s3cret@mlflow.example.com"),
+    ("TrackingUri", "https://s3cret@mlflow.example.com"),
+    ("RemoteUrl", "ssh://s3cret@storage/dvc"),
+    ("HttpUrl", "https://s3cret@doi.org/x"),
+    ("BrokerUrl", "redis://:s3cret@redis:6379/0"),
+    ("Registry", "s3cret@ghcr.io/acme"),
+]
+
+
+def _message(annotation: Any, value: str) -> str:
+    with pytest.raises(ValidationError) as caught:
+        TypeAdapter(annotation).validate_python(value)
+    [error] = caught.value.errors()
+    return error["msg"]
+
+
+@pytest.mark.parametrize(("name", "value"), SECRET_URLS)
+def test_userinfo_is_refused_without_echoing_it(name: str, value: str) -> None:
+    message = _message(getattr(types, name), value)
+    assert "s3cret" not in message
+    assert "credentials come from the environment or a secret" in message
+    assert "'@'" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BrokerUrl", "redis://r/0?password=s3cret"),
+        ("TrackingUri", "postgresql://h/m?password=s3cret"),
+    ],
+)
+def test_credential_in_the_query_is_refused_without_echoing_it(name: str, value: str) -> None:
+    message = _message(getattr(types, name), value)
+    assert "s3cret" not in message
+    assert "'?password='" in message
+    assert "credentials come from the environment or a secret" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("RelPath", "-rf"), ("Script", "--help.py"), ("RemoteUrl", "-x")]
+)
+def test_leading_dash_is_refused_in_words(name: str, value: str) -> None:
+    assert "must not start with '-'" in _message(getattr(types, name), value)

@@ -110,3 +110,18 @@ def test_hyper_parameters_may_be_nan_or_infinite() -> None:
     spec = validate_document(load_bytes(text.encode()))
     assert spec.model is not None
     assert spec.model.params["b"] == [float("inf")]
+
+
+def test_a_url_shown_in_a_type_error_has_no_credentials() -> None:
+    text = BASE + 'platform:\n  mlflow: "https://kim:s3cret@mlflow.example.com"\n'
+    [message] = messages(text)
+    assert "s3cret" not in message
+    assert "kim" not in message
+    assert message.endswith("expected a mapping, got text ('https://mlflow.example.com')")
+
+
+def test_userinfo_in_a_spec_url_is_located_and_not_echoed() -> None:
+    text = BASE + 'platform:\n  mlflow: {tracking_uri: "https://ghp_s3cret@mlflow.example.com"}\n'
+    [message] = messages(text)
+    assert message.startswith("diva.yaml:11:26: platform -> mlflow -> tracking_uri: must not hold")
+    assert "s3cret" not in message

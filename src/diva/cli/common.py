@@ -101,7 +101,8 @@ def echo_invalid(path: Path, issues: list[Issue]) -> None:
 
 
 def project_root(spec: Path) -> tuple[Path, str]:
+    from diva.compiler.source import check_regular  # ruamel: not for every --help
+
     path = spec_path(spec)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
+    check_regular(path, str(path))  # a FIFO or a device would block or never end
     return path.parent.resolve(), path.name

@@ -12,7 +12,7 @@ from diva.compiler.ir import Project, build
 from diva.compiler.render import Artifact
 from diva.compiler.source import read_spec
 from diva.compiler.spec.model import Spec
-from diva.compiler.validate import load_spec, validate_document
+from diva.compiler.validate import validate_document
 from diva.compiler.writer import Plan, plan
 from diva.errors import UsageError
 
@@ -20,9 +20,9 @@ from diva.errors import UsageError
 def load_project(root: Path, spec_file: str) -> tuple[Spec, Project]:
     """The validated spec ``root/spec_file`` and its normalized project (SpecError when
     invalid, UsageError when unreadable): the one way commands load a project."""
-    path = root / spec_file
-    spec = load_spec(path)
-    return spec, build(spec, path.read_bytes(), spec_file)
+    document = read_spec(root / spec_file)
+    spec = validate_document(document)
+    return spec, build(spec, document.raw, spec_file)
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def render_job(job: Job) -> Output:
     document = read_spec(job.spec)
     spec = validate_document(document)
     source = Path(os.path.relpath(job.spec.resolve(), job.out.resolve())).as_posix()
-    project = build(spec, job.spec.read_bytes(), source)
+    project = build(spec, document.raw, source)
     meta: dict[str, object] = {
         "diva_version": __version__,
         "spec": {"path": source, "sha256": project.spec_sha256},

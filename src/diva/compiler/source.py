@@ -16,6 +16,8 @@ positions of syntax errors are libyaml's.
 from __future__ import annotations
 
 import io
+import os
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +58,9 @@ class Document:
     data: dict[str, Any]
     values: Mapping[PathKey, Position]
     keys: Mapping[PathKey, Position]
+    #: The bytes it was loaded from: hashed into the lock file, so that nothing reads
+    #: the file a second time (it may have changed, or be a FIFO).
+    raw: bytes = b""
 
     def locate(self, path: PathKey) -> Position:
         """Line and column for ``path``: its key if it has one, else its value.
@@ -83,18 +88,64 @@ class Document:
 
 
 def read_spec(path: Path, display: str | None = None) -> Document:
-    """Read and strictly load the spec file at ``path``."""
+    """Read and strictly load the spec file at ``path`` (a regular file, or a symlink
+    to one; anything else is a :class:`UsageError`)."""
     name = display if display is not None else str(path)
+    return load_bytes(read_regular(path, name), name)
+
+
+#: What a path may be instead of a regular file, in words.
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+#: Never wait for a FIFO's writer, never adopt a terminal, never leak into a child.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def check_regular(path: Path, name: str) -> None:
+    """:class:`UsageError`, naming ``name``, unless ``path`` is a regular file (or a
+    symlink to one)."""
     try:
-        with path.open("rb") as stream:
-            raw = stream.read(MAX_BYTES + 1)
-    except FileNotFoundError as err:
-        raise UsageError(f"{name}: no such file") from err
-    except IsADirectoryError as err:
-        raise UsageError(f"{name}: is a directory, not a spec file") from err
+        mode = path.stat().st_mode
     except OSError as err:
-        raise UsageError(f"{name}: cannot read: {err.strerror}") from err
-    return load_bytes(raw, name)
+        raise _unreadable(err, name) from err
+    _require_regular(mode, name)
+
+
+def read_regular(path: Path, name: str, limit: int = MAX_BYTES + 1) -> bytes:
+    """At most ``limit`` bytes of the regular file at ``path``; :class:`UsageError` for
+    anything else, named ``name``.
+
+    Opening a FIFO for reading waits for a writer, and a device may never end
+    (``/dev/zero``). So the path is checked before it is opened (a device is never
+    opened), opened without blocking, and the open file checked again (the path may
+    have been swapped in between).
+    """
+    check_regular(path, name)
+    try:
+        with os.fdopen(os.open(path, _OPEN_FLAGS), "rb") as stream:
+            _require_regular(os.fstat(stream.fileno()).st_mode, name)
+            return stream.read(limit)
+    except OSError as err:
+        raise _unreadable(err, name) from err
+
+
+def _unreadable(err: OSError, name: str) -> UsageError:
+    if isinstance(err, FileNotFoundError):
+        return UsageError(f"{name}: no such file")
+    return UsageError(f"{name}: cannot read: {err.strerror}")
+
+
+def _require_regular(mode: int, name: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{name}: is a directory, not a spec file")
+    kind = next((kind for test, kind in _KINDS if test(mode)), "a special file")
+    raise UsageError(f"{name}: not a regular file ({kind}); a spec is a file")
 
 
 def load_bytes(raw: bytes, file: str = "diva.yaml") -> Document:
@@ -116,7 +167,7 @@ def load_bytes(raw: bytes, file: str = "diva.yaml") -> Document:
     builder = _Builder(yaml, file)
     data = builder.build(root, ())
     assert isinstance(data, dict)
-    return Document(file, data, builder.values, builder.keys)
+    return Document(file, data, builder.values, builder.keys, raw)
 
 
 _EMPTY = "the file is empty (nothing but comments or blank lines); a spec is a YAML mapping"

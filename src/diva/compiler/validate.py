@@ -20,6 +20,7 @@ from diva.compiler.source import Document, PathKey, read_spec
 from diva.compiler.spec.model import Spec
 from diva.compiler.spec.schema import EXPRESSION_PATTERN
 from diva.errors import Issue, SpecError, did_you_mean
+from diva.urls import redact
 
 _EXPRESSION = re.compile(EXPRESSION_PATTERN)
 _QUOTED = re.compile(r"'([^']*)'")
@@ -148,7 +149,8 @@ def _describe(value: object) -> str:
     if isinstance(value, int | float):
         return f"a number ({value})"
     if isinstance(value, str):
-        return f"text ({value!r})" if len(value) <= 40 else "text"
+        shown = redact(value)  # a URL in the wrong place keeps its credentials out of logs
+        return f"text ({shown!r})" if len(shown) <= 40 else "text"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

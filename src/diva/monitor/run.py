@@ -21,6 +21,7 @@ from diva.errors import UnavailableError, UsageError
 from diva.monitor.compare import Objective, Scored, SloCheck, Verdict, check_slos, decide
 from diva.monitor.drift import FeatureDrift, drift_table
 from diva.monitor.metrics import METRICS
+from diva.urls import redact, strip_userinfo
 
 #: The MLflow tag of monitoring runs, and the prefix of their per-version metrics.
 STEP = "monitor"
@@ -182,7 +183,9 @@ class Registry:
         except Exception as err:  # MLflow raises its own exception for a missing alias
             if "not found" in str(err).lower() or "RESOURCE_DOES_NOT_EXIST" in str(err):
                 return None
-            raise MonitorUnavailable(f"MLflow at {self.uri}: {err}") from err
+            raise MonitorUnavailable(
+                f"MLflow at {strip_userinfo(self.uri)}: {redact(str(err))}"
+            ) from err
 
     def versions(self, monitoring: Monitoring) -> Versions:
         champion = self.version(monitoring.champion)

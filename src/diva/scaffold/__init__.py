@@ -131,8 +131,9 @@ def finish(root: Path, echo: Echo = print) -> None:
     if _run(root, echo, "git", "init", "-q", "-b", "main"):
         echo("initialized a git repository (branch main)")
     remote = spec.platform.dvc.remote
-    if _run(root, echo, sys.executable, "-m", "dvc", "init", "-q") and _run(
-        root, echo, sys.executable, "-m", "dvc", "remote", "add", "-d", remote.name, remote.url
+    dvc = (sys.executable, "-m", "dvc")
+    if _run(root, echo, *dvc, "init", "-q") and _run(
+        root, echo, *dvc, "remote", "add", "-d", "--", remote.name, remote.url
     ):
         echo(f"initialized DVC with the remote {remote.name!r} at {remote.url}")
     write_text_atomic(root / "diva.schema.json", render_schema())

@@ -95,12 +95,12 @@ def _scaffold(walk: Walk) -> None:
 
 def _publish(walk: Walk) -> None:
     """Commit the scaffold and push it to a local bare origin (GitHub's stand-in)"""
-    _git(walk, "init", "-q", "--bare", "-b", "main", str(walk.origin), cwd=walk.workspace)
+    _git(walk, "init", "-q", "--bare", "-b", "main", "--", str(walk.origin), cwd=walk.workspace)
     if not _git(walk, "config", "user.email", check=False):
         _git(walk, "config", "user.name", "diva quickstart")
         _git(walk, "config", "user.email", "quickstart@diva.invalid")
     _commit(walk, "Scaffold sensor-model with diva new")
-    _git(walk, "remote", "add", "origin", str(walk.origin))
+    _git(walk, "remote", "add", "--", "origin", str(walk.origin))
     _git(walk, "push", "-q", "-u", "origin", "main")
     walk.echo(f"  main pushed to {walk.origin}")
 
@@ -137,7 +137,7 @@ def _small_runs(walk: Walk) -> None:
     """Stage 2: make and register the small dataset, run the pipeline (DVC + MLflow)"""
     module = f"src/{PROJECT.replace('-', '_')}"
     _python(walk, f"{module}/data.py", "data/sample")
-    _dvc(walk, "add", "-q", "data/sample")
+    _dvc(walk, "add", "-q", "--", "data/sample")
     walk.echo("  dvc repro: prepare -> train -> evaluate (MLflow runs in .diva/mlflow.db)")
     _dvc(walk, "repro", echo_output=True)
     _dvc(walk, "push", "-q")

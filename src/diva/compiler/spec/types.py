@@ -8,6 +8,7 @@ editors reject the same values. ``tests/unit/test_types.py`` keeps both in agree
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -16,6 +17,8 @@ from cronsim import CronSim, CronSimError
 from pydantic import AfterValidator, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
+
+from diva.urls import CREDENTIAL_PARAMETERS, has_credential_query, has_userinfo
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,17 @@ def invalid(message: str) -> PydanticCustomError:
     return PydanticCustomError("diva", message)
 
 
-def _matcher(pattern: str, message: str) -> Any:
+#: Says in words what is wrong with a value (or ``None``), before the pattern is tried.
+Problem = Callable[[str], str | None]
+
+
+def _matcher(pattern: str, message: str, problems: tuple[Problem, ...]) -> Any:
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
+        for problem in problems:
+            if reason := problem(value):
+                raise invalid(reason)
         if not compiled.fullmatch(value):
             raise invalid(message)
         return value
@@ -54,10 +64,11 @@ def _matcher(pattern: str, message: str) -> Any:
     return check
 
 
-def _constrained(pattern: str, message: str) -> Any:
-    """A ``str`` type whose Python check and JSON Schema use the same pattern."""
+def _constrained(pattern: str, message: str, *problems: Problem) -> Any:
+    """A ``str`` type whose Python check and JSON Schema use the same pattern; the
+    ``problems`` give a more precise message for values the pattern refuses."""
     return Annotated[
-        str, AfterValidator(_matcher(pattern, message)), SchemaPattern(pattern, message)
+        str, AfterValidator(_matcher(pattern, message, problems)), SchemaPattern(pattern, message)
     ]
 
 
@@ -113,18 +124,17 @@ Text = _constrained(
     TEXT, "must be non-empty text (no control characters other than newlines and tabs)"
 )
 
-HTTP_URL = r"^https?://[^\s/$.?#][^\s]*$"
-HttpUrl = _constrained(HTTP_URL, "must be an http:// or https:// URL without spaces")
-
 # --- paths ------------------------------------------------------------------------
 
 REL_PATH = (
     r"^(?!(?:.*/)?(?:\.git|\.dvc|\.diva)(?:/|$))(?!.*(?:^|/)\.{0,2}/)(?!(?:.*/)?\.{1,2}$)"
-    r"[A-Za-z0-9_.-][A-Za-z0-9_./-]*$"
+    r"[A-Za-z0-9_.][A-Za-z0-9_./-]*$"
 )
 _PATH_CHARS = re.compile(r"[A-Za-z0-9_./-]+")
 #: Folders owned by git, DVC and diva themselves.
 RESERVED_DIRS = (".git", ".dvc", ".diva")
+#: git, DVC and the shell would read such a path as an option (``-rf``, ``--force``).
+_LEADING_DASH = "must not start with '-' (a command would read it as an option)"
 
 
 def check_relative_path(value: str) -> str:
@@ -135,6 +145,8 @@ def check_relative_path(value: str) -> str:
         raise invalid("must be relative to the project folder (no leading '/')")
     if value.startswith("~"):
         raise invalid("must be relative to the project folder (no '~')")
+    if value.startswith("-"):
+        raise invalid(_LEADING_DASH)
     if "\\" in value:
         raise invalid("must use '/' as separator (no backslashes)")
     parts = value.rstrip("/").split("/")
@@ -169,6 +181,86 @@ Script = Annotated[
     SchemaPattern(SCRIPT, "must be a Python file relative to the project folder"),
 ]
 
+# --- URIs -------------------------------------------------------------------------
+
+#: Credentials never stand in the spec, which is committed, shown in pull requests and
+#: compiled into generated files: no userinfo (``user:password@``, ``token@``) and no
+#: credential in the query (``?password=``, which redis-py and libpq both read).
+_FROM_SECRETS = "credentials come from the environment or a secret, never from the spec"
+_USERINFO_MESSAGE = (
+    "must not hold a user name, password or token before '@' (USER:PASSWORD@HOST or "
+    f"TOKEN@HOST): {_FROM_SECRETS}"
+)
+_QUERY_MESSAGE = (
+    "must not carry a credential in its query ('?password=', '?token=', '?api_key=' ...): "
+    + _FROM_SECRETS
+)
+_NO_USERINFO = r"(?![A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]*@)"
+
+
+def _any_case(word: str) -> str:
+    """``word`` matched in any case by an ECMA-262 pattern, which has no inline flags."""
+    return "".join(f"[{char.upper()}{char.lower()}]" if char.isalpha() else char for char in word)
+
+
+_NO_CREDENTIAL_QUERY = (
+    r"(?![^?#\s]*\?(?:[^#\s]*&)?(?:"
+    + "|".join(_any_case(name) for name in CREDENTIAL_PARAMETERS)
+    + r")=)"
+)
+_NO_CREDENTIALS = _NO_USERINFO + _NO_CREDENTIAL_QUERY
+_CREDENTIALS_HINT = ", without credentials (they come from the environment or a secret)"
+
+
+def _credentials_problem(value: str) -> str | None:
+    if has_userinfo(value):
+        return _USERINFO_MESSAGE
+    if has_credential_query(value):
+        return _QUERY_MESSAGE
+    return None
+
+
+def _leading_dash_problem(value: str) -> str | None:
+    return _LEADING_DASH if value.startswith("-") else None
+
+
+HTTP_URL = r"^" + _NO_CREDENTIALS + r"https?://[^\s/$.?#][^\s]*$"
+HttpUrl = _constrained(
+    HTTP_URL,
+    "must be an http:// or https:// URL without spaces" + _CREDENTIALS_HINT,
+    _credentials_problem,
+)
+
+TRACKING_URI = (
+    r"^" + _NO_CREDENTIALS + r"(?:(?:sqlite|postgresql|mysql|mssql)(?:\+[a-z0-9]+)?://[^\s]*"
+    r"|https?://[^\s]+|file:[^\s]+|databricks(?:://[^\s]*)?)$"
+)
+TrackingUri = _constrained(
+    TRACKING_URI,
+    "must be an MLflow tracking URI: sqlite:///PATH, postgresql://..., mysql://..., "
+    "http(s)://HOST, file:PATH or databricks" + _CREDENTIALS_HINT,
+    _credentials_problem,
+)
+
+REMOTE_URL = (
+    r"^" + _NO_CREDENTIALS + r"(?:(?:s3|gs|azure|ssh|https?|webdavs?|hdfs|oss)://[^\s]+"
+    r"|[A-Za-z0-9_./][A-Za-z0-9_./-]*)$"
+)
+RemoteUrl = _constrained(
+    REMOTE_URL,
+    "must be a DVC remote: a local folder or an s3://, gs://, azure://, ssh://, "
+    "http(s)://, webdav(s)://, hdfs:// or oss:// URL" + _CREDENTIALS_HINT,
+    _credentials_problem,
+    _leading_dash_problem,
+)
+
+BROKER_URL = r"^" + _NO_CREDENTIALS + r"[a-z][a-z0-9+.-]*://[^\s]+$"
+BrokerUrl = _constrained(
+    BROKER_URL,
+    "must be a broker URL such as redis://HOST:6379/0" + _CREDENTIALS_HINT,
+    _credentials_problem,
+)
+
 # --- images -----------------------------------------------------------------------
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"  # docker refuses upper case anywhere
@@ -188,42 +280,18 @@ DIGEST = rf"^{_DIGEST}$"
 Digest = _constrained(DIGEST, "must be an image digest: sha256:<64 lowercase hex digits>")
 
 REGISTRY = rf"^{_DOMAIN}(?:/{_COMPONENT})*$"
+
+
+def _registry_userinfo_problem(value: str) -> str | None:
+    """``USER@`` or ``TOKEN@`` before the host (an '@' after it starts a digest)."""
+    return _USERINFO_MESSAGE if "@" in value.split("/", 1)[0] else None
+
+
 Registry = _constrained(
     REGISTRY,
     "must be an image registry (and optional namespace) such as 'ghcr.io/acme' or "
     "'127.0.0.1:5000', without tag or digest",
-)
-
-# --- URIs -------------------------------------------------------------------------
-
-#: No password in a URL (``user:password@``): credentials come from the environment or a
-#: secret, never from the spec, which is committed and compiled into generated files.
-_PLAIN_USERINFO = r"(?![^\s]*://[^/\s@]*:[^/\s@]*@)"
-_CREDENTIALS_HINT = ", without a password (credentials come from the environment or a secret)"
-
-TRACKING_URI = (
-    r"^" + _PLAIN_USERINFO + r"(?:(?:sqlite|postgresql|mysql|mssql)(?:\+[a-z0-9]+)?://[^\s]*"
-    r"|https?://[^\s]+|file:[^\s]+|databricks(?:://[^\s]*)?)$"
-)
-TrackingUri = _constrained(
-    TRACKING_URI,
-    "must be an MLflow tracking URI: sqlite:///PATH, postgresql://..., mysql://..., "
-    "http(s)://HOST, file:PATH or databricks" + _CREDENTIALS_HINT,
-)
-
-REMOTE_URL = (
-    r"^" + _PLAIN_USERINFO + r"(?:(?:s3|gs|azure|ssh|https?|webdavs?|hdfs|oss)://[^\s]+"
-    r"|[A-Za-z0-9_./-][A-Za-z0-9_./-]*)$"
-)
-RemoteUrl = _constrained(
-    REMOTE_URL,
-    "must be a DVC remote: a local folder or an s3://, gs://, azure://, ssh://, "
-    "http(s)://, webdav(s)://, hdfs:// or oss:// URL" + _CREDENTIALS_HINT,
-)
-
-BROKER_URL = r"^" + _PLAIN_USERINFO + r"[a-z][a-z0-9+.-]*://[^\s]+$"
-BrokerUrl = _constrained(
-    BROKER_URL, "must be a broker URL such as redis://HOST:6379/0" + _CREDENTIALS_HINT
+    _registry_userinfo_problem,
 )
 
 # --- Kubernetes quantities --------------------------------------------------------

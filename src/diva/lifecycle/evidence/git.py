@@ -24,6 +24,11 @@ class StageChange:
     after: int
 
 
+#: Everything after it is a revision or a path, never an option, even when it starts with
+#: '-' (``--output=FILE`` would make git write a file): git 2.24 and later.
+END_OF_OPTIONS = "--end-of-options"
+
+
 def git(root: Path, *args: str, check: bool = True) -> str:
     """``git ARGS`` in ``root``; a failure (with ``check``) is :class:`UnreachableError`."""
     return tools.run(["git", *args], cwd=root, error=UnreachableError, check=check).stdout
@@ -32,10 +37,11 @@ def git(root: Path, *args: str, check: bool = True) -> str:
 def spec_bytes_at(root: Path, ref: str, spec: str = "diva.yaml") -> bytes | None:
     """The spec file at ``ref``, or None when it did not exist there."""
     prefix = git(root, "rev-parse", "--show-prefix").strip()
-    show = ["git", "show", f"{ref}:{prefix}{spec}"]
+    show = ["git", "show", END_OF_OPTIONS, f"{ref}:{prefix}{spec}"]
     result = tools.run(show, cwd=root, error=UnreachableError, check=False, text=False)
     if result.returncode != 0:
-        git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")  # unknown ref -> UnreachableError
+        # an unknown ref -> UnreachableError
+        git(root, "rev-parse", "--verify", END_OF_OPTIONS, f"{ref}^{{commit}}")
         return None
     return result.stdout
 
@@ -53,7 +59,9 @@ def stage_of(raw: bytes | None) -> int | None:
 def stage_history(root: Path, ref: str = "HEAD", spec: str = "diva.yaml") -> list[StageChange]:
     """Every change of the stage along the first-parent line of ``ref``, oldest first."""
     log = git(
-        root, "log", "--first-parent", "--reverse", "--format=%H%x1f%aI%x1f%an", ref, "--", spec
+        root,
+        *("log", "--first-parent", "--reverse", "--format=%H%x1f%aI%x1f%an"),
+        *(END_OF_OPTIONS, ref, "--", spec),
     )
     entries = [line.split("\x1f") for line in log.splitlines()]
     prefix = git(root, "rev-parse", "--show-prefix").strip()

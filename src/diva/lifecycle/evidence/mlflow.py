@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from diva.lifecycle.evidence import UnreachableError
+from diva.urls import redact, strip_userinfo
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ class Mlflow:
         if self.uri.startswith(("http://", "https://", "databricks")):
             self._probe()
 
+    def unreachable(self, err: Exception) -> UnreachableError:
+        """The error for a failed request; MLflow's message repeats the URI, so the
+        credentials of both are stripped (they may come from the environment)."""
+        return UnreachableError(f"MLflow at {strip_userinfo(self.uri)}: {redact(str(err))}")
+
     def _probe(self) -> None:
         """Ask a tracking server once, briefly: a server that does not answer is
         unreachable evidence, not a store to claim re-verification against."""
@@ -62,7 +68,7 @@ class Mlflow:
         try:
             self._client.search_experiments(max_results=1)
         except Exception as err:
-            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+            raise self.unreachable(err) from err
 
     def runs(self, project: str) -> list[Run]:
         """Every run tagged with ``diva.project`` = ``project``."""
@@ -71,7 +77,7 @@ class Mlflow:
             ids = [experiment.experiment_id for experiment in experiments]
             found = self._client.search_runs(ids, f"tags.`diva.project` = '{project}'")
         except Exception as err:
-            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+            raise self.unreachable(err) from err
         return [
             Run(run.info.run_id, dict(run.data.tags), dict(run.data.metrics), dict(run.data.params))
             for run in found
@@ -81,7 +87,7 @@ class Mlflow:
         try:
             versions = self._client.search_model_versions(f"name='{model}'")
         except Exception as err:
-            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+            raise self.unreachable(err) from err
         return next((str(v.version) for v in versions if v.run_id == run_id), None)
 
     def alias(self, model: str, alias: str) -> str | None:
@@ -91,7 +97,7 @@ class Mlflow:
         except Exception as err:
             if _missing(err):
                 return None
-            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+            raise self.unreachable(err) from err
 
     def run_of_version(self, model: str, version: str) -> str | None:
         """The run that registered ``version`` of ``model``; None when there is no such
@@ -101,7 +107,7 @@ class Mlflow:
         except Exception as err:
             if _missing(err):
                 return None
-            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+            raise self.unreachable(err) from err
 
     def run(self, run_id: str) -> Run | None:
         """The run with this id, or None."""
@@ -110,7 +116,7 @@ class Mlflow:
         except Exception as err:
             if _missing(err):
                 return None
-            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+            raise self.unreachable(err) from err
         data = found.data
         return Run(found.info.run_id, dict(data.tags), dict(data.metrics), dict(data.params))
 
@@ -125,5 +131,5 @@ class Mlflow:
                 artifact_uri=source, dst_path=str(destination), tracking_uri=self.uri
             )
         except Exception as err:
-            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+            raise self.unreachable(err) from err
         return Path(path)

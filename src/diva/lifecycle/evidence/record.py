@@ -9,8 +9,7 @@ checks them against dvc.lock and the spec — and says which of the two it did.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ from diva.lifecycle.evidence.mlflow import Mlflow, Run
 
 EVIDENCE_FILE = "diva.evidence.json"
 ALIASES = ("candidate", "champion", "challenger")
+#: The tags diva's runtime sets on a run (diva.project, diva.dataset.hash, ...).
+LINEAGE_PREFIX = "diva."
 COMMENT = (
     "Written by `diva promote`, `diva build --push` and `diva smoke`: "
     "evidence CI cannot reach. Do not edit."
@@ -92,11 +93,22 @@ def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def capture(
-    live: Mlflow, project: str, model: str, stage: int, aliases: Sequence[str] = ALIASES
+    live: Mlflow,
+    project: str,
+    model: str,
+    stage: int,
+    metrics: Collection[str],
+    aliases: Sequence[str] = ALIASES,
 ) -> dict[str, Any]:
-    """The evidence document for ``project`` from a live MLflow; ``aliases`` are the
-    aliases worth recording (the spec may rename champion and challengers)."""
-    runs = live.runs(project)
+    """The evidence document for ``project`` from a live MLflow; ``metrics`` are the
+    metrics the spec's targets name, ``aliases`` the aliases worth recording (the spec
+    may rename champion and challengers).
+
+    The file is committed, so a run is recorded with what the gate reads and nothing
+    else: diva's lineage tags (``diva.*``) and those metrics. MLflow's own tags (user
+    names, local paths), a team's tags, other metrics and the parameters stay in MLflow.
+    """
+    runs = [_gated(run, metrics) for run in live.runs(project)]
     versions = {
         run.run_id: version
         for run in runs
@@ -110,11 +122,22 @@ def capture(
         "project": project,
         "stage": stage,
         "mlflow": {
-            "runs": [asdict(run) for run in sorted(runs, key=lambda run: run.run_id)],
+            "runs": [_recorded(run) for run in sorted(runs, key=lambda run: run.run_id)],
             "versions": dict(sorted(versions.items())),
             "aliases": found,
         },
     }
+
+
+def _gated(run: Run, metrics: Collection[str]) -> Run:
+    """``run`` with only what the gate reads: ``diva.*`` tags and ``metrics``."""
+    tags = {key: value for key, value in run.tags.items() if key.startswith(LINEAGE_PREFIX)}
+    kept = {key: value for key, value in run.metrics.items() if key in metrics}
+    return Run(run.run_id, dict(sorted(tags.items())), dict(sorted(kept.items())))
+
+
+def _recorded(run: Run) -> dict[str, Any]:
+    return {"run_id": run.run_id, "tags": run.tags, "metrics": run.metrics}
 
 
 def recorded_serving(root: Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from diva.lifecycle.evidence import UnreachableError
-from diva.lifecycle.evidence.git import blobs, git
+from diva.lifecycle.evidence.git import END_OF_OPTIONS, blobs, git
 
 #: The modes of regular files in a git tree (plain and executable).
 REGULAR = frozenset({"100644", "100755"})
@@ -42,7 +42,7 @@ class CommitTree:
     def __init__(self, root: Path, ref: str) -> None:
         self.root = root
         self.ref = ref
-        self.commit = git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
+        self.commit = git(root, "rev-parse", "--verify", "--quiet", END_OF_OPTIONS, f"{ref}^{{commit}}").strip()
         prefix = git(root, "rev-parse", "--show-prefix").strip()
         self.entries = _listing(root, f"{self.commit}:{prefix}")
 

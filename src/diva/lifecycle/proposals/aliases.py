@@ -40,7 +40,7 @@ class _Registry(Mlflow):
         try:
             self._client.set_registered_model_alias(model, alias, version)
         except Exception as err:
-            raise UnreachableError(f"MLflow at {self.uri}: {err}") from err
+            raise self.unreachable(err) from err
 
 
 def move_aliases(root: Path, spec_file: str, environments: list[str]) -> list[Moved]:

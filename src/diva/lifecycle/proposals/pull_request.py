@@ -113,7 +113,8 @@ def capture_evidence(root: Path, spec_file: str) -> None:
         )
         model = spec.model.name or spec.project.name
         aliases = (*record.ALIASES, *monitored)
-        document = record.capture(live, spec.project.name, model, spec.stage, aliases)
+        metrics = {target.metric for target in spec.targets}
+        document = record.capture(live, spec.project.name, model, spec.stage, metrics, aliases)
     except UnreachableError:
         return
     # the MLflow part is replaced; images and smoke results recorded earlier stay

@@ -1,0 +1,54 @@
+"""An MLflow that cannot be read is named in the error without the credentials its
+tracking URI may carry (a real MLflow client, a loopback port nothing listens on)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from diva.lifecycle.evidence import UnreachableError
+from diva.lifecycle.evidence.mlflow import Mlflow
+from tests.support.docker_harness import free_port
+
+pytest.importorskip("mlflow.tracking")
+
+
+@pytest.mark.parametrize("userinfo", ["kim:s3cret@", "s3cret@"])
+def test_unreachable_mlflow_is_named_without_its_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, userinfo: str
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    port = free_port()
+    with pytest.raises(UnreachableError) as caught:
+        Mlflow(tmp_path, f"http://{userinfo}127.0.0.1:{port}")
+    message = str(caught.value)
+    assert message.startswith(f"MLflow at http://127.0.0.1:{port}: ")
+    assert "s3cret" not in message
+
+
+def test_monitor_names_an_unreachable_registry_without_its_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("pandas")
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    from diva.monitor.run import MonitorUnavailable, Registry
+
+    # Registry sets MLflow's global URIs and their environment variables: put them
+    # back for the tests that follow
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
+    monkeypatch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.setenv(name, "")  # remembers whether and how it was set
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    port = free_port()
+    registry = Registry(f"http://kim:s3cret@127.0.0.1:{port}", "demo")
+    with pytest.raises(MonitorUnavailable) as caught:
+        registry.version("champion")
+    message = str(caught.value)
+    assert message.startswith(f"MLflow at http://127.0.0.1:{port}: ")
+    assert "s3cret" not in message
