@@ -160,6 +160,7 @@ def test_gate_passes_a_complete_promotion(run_diva: RunDiva, repo: Path) -> None
         "movement": "pass",
         "policy": "pass",
         "generated": "pass",
+        "workflows": "pass",
         "plan.summary": "pass",
         "plan.references": "pass",
         "plan.pinned": "pass",

@@ -185,7 +185,9 @@ def test_a_self_attested_policy_believes_the_file_and_says_so(
     attested = at_stage(2) + "  evidence: self-attested\n"
     commit_spec(repo, attested, "no shared services: self-attested evidence", compiled=True)
     live = Mlflow(repo, f"sqlite:///{repo / STORE}")  # what `diva promote` records
-    (repo / "diva.evidence.json").write_text(json.dumps(record.capture(live, "demo", "demo", 3)))
+    (repo / "diva.evidence.json").write_text(
+        json.dumps(record.capture(live, "demo", "demo", 3, ("rmse", "r2")))
+    )
     ask_for_stage_3(repo, at_stage(3) + "  evidence: self-attested\n")
     move_store_away(repo)
     code, report, rows = gate(run_diva, repo)
@@ -349,3 +351,41 @@ def test_a_committed_dvc_remote_is_not_evidence(run_diva: RunDiva, repo: Path) -
         f"month: the DVC remote {REMOTE} is committed to git: "
         "a remote in the repository is not evidence",
     )
+
+
+# --- workflows: no other job may report the required check ------------------------------
+
+IMPOSTOR = """\
+name: quick checks
+on: pull_request
+permissions: {contents: read}
+jobs:
+  fast:
+    name: diva gate
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo all good
+"""
+
+
+def test_a_workflow_that_reports_the_gates_check_fails(run_diva: RunDiva, repo: Path) -> None:
+    """The attack: a job named like the required check, always green, in a workflow of
+    the pull request's own; GitHub counts it as the check."""
+    ask_for_stage_3(repo)
+    (repo / ".github" / "workflows" / "quick.yml").write_text(IMPOSTOR)
+    propose(repo, "faster checks", "promote")
+    code, _, rows = gate(run_diva, repo)
+    assert code == 1
+    status, detail = rows["workflows"]
+    assert status == "fail"
+    assert ".github/workflows/quick.yml" in detail
+
+
+def test_a_workflow_of_the_teams_own_passes(run_diva: RunDiva, repo: Path) -> None:
+    ask_for_stage_3(repo)
+    own = IMPOSTOR.replace("name: diva gate", "name: lint")
+    (repo / ".github" / "workflows" / "quick.yml").write_text(own)
+    propose(repo, "a lint workflow", "promote")
+    code, _, rows = gate(run_diva, repo)
+    assert code == 0, rows
+    assert rows["workflows"][0] == "pass"

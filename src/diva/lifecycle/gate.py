@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from diva.compiler import policy as compiler_policy
+from diva.compiler.backends.github.workflows import GATE_CHECK
 from diva.compiler.ir import Project, build
 from diva.compiler.pipeline import Job, plan_job
 from diva.compiler.source import Document, load_bytes
@@ -30,7 +31,11 @@ from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.lifecycle.evidence.tree import CommitTree, NotRegularError
 from diva.lifecycle.report import RENDERERS, Report, Row, as_json, as_markdown, as_text
 from diva.lifecycle.sources import gather
+from diva.lifecycle.workflow_guard import impostors
 from diva.stages import stage
+
+#: Where GitHub reads workflows from (not from folders below it).
+WORKFLOWS = ".github/workflows"
 
 
 def movement(before: int | None, after: int) -> tuple[list[int], Verdict]:
@@ -193,8 +198,9 @@ def _judge(
         _files(trees[0], project),
         Row("movement", "forward one stage, or back", moved.status, moved.detail),
         _policy(before, project, moves),
-        _drift(context.root, project.spec_file),
     ]
+    drift, generated = _drift(context.root, project.spec_file)
+    report.rows += [drift, _workflows(trees, generated)]
     if len(trees) > 1:  # stage cycles along the base branch
         history = git_evidence.stage_history(root, trees[-1].commit, project.spec_file)
         context.cycles = git_evidence.cycles(history)
@@ -273,14 +279,27 @@ def _release_rows(context: Context, environments: list[str]) -> list[Row]:
     ]
 
 
-def _drift(root: Path, spec_file: str) -> Row:
+def _drift(root: Path, spec_file: str) -> tuple[Row, frozenset[str]]:
+    """The drift row, and the paths diva generates for the head's spec."""
     plan = plan_job(Job(root / spec_file, root))
+    generated = frozenset(change.path for change in plan.changes)
     if plan.drifted:
         drifted = [change.path for change in plan.pending] or [LOCK_FILE]
-        return Row(
-            "generated", "generated files up to date", "fail", f"run `diva compile`: {drifted}"
-        )
-    return Row("generated", "generated files up to date", "pass", "no drift")
+        detail = f"run `diva compile`: {drifted}"
+        return Row("generated", "generated files up to date", "fail", detail), generated
+    return Row("generated", "generated files up to date", "pass", "no drift"), generated
+
+
+def _workflows(trees: list[CommitTree], generated: frozenset[str]) -> Row:
+    """No workflow the pull request adds or changes, other than diva's, can report the
+    gate's required check."""
+    head = trees[0].files(WORKFLOWS)
+    base = trees[1].files(WORKFLOWS) if len(trees) > 1 else {}
+    problems = impostors(base, head, generated, GATE_CHECK)
+    wording = f"no other workflow can report the check {GATE_CHECK!r}"
+    if problems:
+        return Row("workflows", wording, "fail", "; ".join(problems))
+    return Row("workflows", wording, "pass", "none added or changed that could")
 
 
 __all__ = ["RENDERERS", "Report", "Row", "as_json", "as_markdown", "as_text", "evaluate"]

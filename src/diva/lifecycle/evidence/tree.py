@@ -42,7 +42,9 @@ class CommitTree:
     def __init__(self, root: Path, ref: str) -> None:
         self.root = root
         self.ref = ref
-        self.commit = git(root, "rev-parse", "--verify", "--quiet", END_OF_OPTIONS, f"{ref}^{{commit}}").strip()
+        self.commit = git(
+            root, "rev-parse", "--verify", "--quiet", END_OF_OPTIONS, f"{ref}^{{commit}}"
+        ).strip()
         prefix = git(root, "rev-parse", "--show-prefix").strip()
         self.entries = _listing(root, f"{self.commit}:{prefix}")
 
