@@ -52,3 +52,10 @@ def test_monitor_names_an_unreachable_registry_without_its_credentials(
     message = str(caught.value)
     assert message.startswith(f"MLflow at http://127.0.0.1:{port}: ")
     assert "s3cret" not in message
+
+
+def test_a_store_that_is_not_a_database_is_unreachable_not_a_traceback(tmp_path: Path) -> None:
+    """A file where the SQLite store should be, that MLflow cannot open: no evidence."""
+    (tmp_path / "mlflow.db").write_bytes(b"not a database\n" * 100)
+    with pytest.raises(UnreachableError, match=r"^MLflow at sqlite:///"):
+        Mlflow(tmp_path, "sqlite:///mlflow.db")

@@ -51,9 +51,11 @@ class Mlflow:
             from mlflow.tracking import MlflowClient
         except ImportError as err:
             raise UnreachableError("mlflow is not installed") from err
-        self._client: Any = MlflowClient(tracking_uri=self.uri)
-        if self.uri.startswith(("http://", "https://", "databricks")):
-            self._probe()
+        try:  # a store MLflow cannot open (a driver mlflow-skinny lacks, say) is no evidence
+            self._client: Any = MlflowClient(tracking_uri=self.uri)
+        except Exception as err:
+            raise self.unreachable(err) from err
+        self._probe()
 
     def unreachable(self, err: Exception) -> UnreachableError:
         """The error for a failed request; MLflow's message repeats the URI, so the
@@ -61,8 +63,9 @@ class Mlflow:
         return UnreachableError(f"MLflow at {strip_userinfo(self.uri)}: {redact(str(err))}")
 
     def _probe(self) -> None:
-        """Ask a tracking server once, briefly: a server that does not answer is
-        unreachable evidence, not a store to claim re-verification against."""
+        """Ask the store once, briefly: a server that does not answer, or a database that
+        cannot be read, is unreachable evidence, not a store to claim verification
+        against."""
         for name, value in _QUICK_HTTP.items():
             os.environ.setdefault(name, value)
         try:
