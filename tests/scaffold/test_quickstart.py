@@ -87,7 +87,7 @@ def test_the_gate_run_again_agrees(workspace: Path) -> None:
     result = run(sys.executable, "-m", "diva", "gate", "--base", "HEAD^1", cwd=workspace / PROJECT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "promotion 2 -> 3" in result.stdout
-    assert "re-verified against the live MLflow" in result.stdout
+    assert "evidence: verified against MLflow at sqlite:///.diva/mlflow.db" in result.stdout
 
 
 def test_quickstart_refuses_a_workspace_in_use(workspace: Path) -> None:

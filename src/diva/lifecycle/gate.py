@@ -30,7 +30,7 @@ from diva.lifecycle.evidence import git as git_evidence
 from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.lifecycle.evidence.tree import CommitTree, NotRegularError
 from diva.lifecycle.report import RENDERERS, Report, Row, as_json, as_markdown, as_text
-from diva.lifecycle.sources import gather
+from diva.lifecycle.sources import gather, shown
 from diva.lifecycle.workflow_guard import impostors
 from diva.stages import stage
 
@@ -59,7 +59,7 @@ def _runs(root: Path, project_uri: str) -> tuple[RunSource | None, str]:
     """For ``diva status`` (the working tree, locally): the live MLflow when reachable,
     else what the evidence file recorded, said as such."""
     try:
-        return Mlflow(root, project_uri), "re-verified against the live MLflow"
+        return Mlflow(root, project_uri), f"verified against MLflow at {shown(project_uri)}"
     except UnreachableError as err:
         problem = str(err)
     recorded = record.read(root)
