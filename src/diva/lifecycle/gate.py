@@ -1,10 +1,19 @@
-"""Evaluate a stage transition: movement rules, checkpoints, spec validity, drift.
+"""Evaluate a pull request: movement rules, policy, checkpoints, spec validity, drift.
 
-Every pull request is gated: without a stage change the gate still validates the spec
-and checks the generated files; with one it applies the movement rules and evaluates
-the entry criteria of the target stage against the evidence. A pull request that pins
-a new release of an environment (``serving.releases``) gets the release checks of
-:mod:`diva.lifecycle.release_checks` too.
+The base branch is the policy, the head is data, and evidence is what the gate reads
+itself. Both commits are read from git objects (:mod:`diva.lifecycle.evidence.tree`),
+never from the working tree; the head's regular files are written into a temporary
+folder, the only place the drift check and DVC look. The base's spec sets the policy
+(:mod:`diva.lifecycle.policy`): a pull request that changes it may not also move the
+stage or a release, and the checkpoints read the head's spec with the base's policy
+fields, against the stores the base names (:mod:`diva.lifecycle.sources`).
+
+Every pull request is gated: without a stage change the gate still validates the spec,
+checks the generated files and the workflows; with one it applies the movement rules
+and evaluates the entry criteria of the target stage. A pull request that pins a new
+release of an environment (``serving.releases``) gets the release checks of
+:mod:`diva.lifecycle.release_checks` too. ``next_stage`` is ``diva status``: the
+working tree, locally.
 """
 
 from __future__ import annotations
