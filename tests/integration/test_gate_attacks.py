@@ -15,46 +15,23 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support.dvc_cli import DVC, sh
 from tests.support.gate import at_stage
+from tests.support.gate_repo import REMOTE, STORE, failing, gate, log_run, month_hash
 from tests.support.git_repo import commit_spec, compile_here, git, init_repo, propose
 from tests.support.process import RunDiva
 
-mlflow_tracking = pytest.importorskip("mlflow.tracking")
+pytest.importorskip("mlflow.tracking")
 pytest.importorskip("dvc", reason="needs dvc (the `test` extra)")
-
-STORE = ".diva/mlflow.db"
-REMOTE = ".diva/dvc-remote"
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GITHUB_STEP_SUMMARY"):
         monkeypatch.delenv(name, raising=False)
-
-
-def log_run(database: Path, data_hash: str, **metrics: float) -> str:
-    """A run of project ``demo`` on the small dataset with ``data_hash``, as `dvc repro`
-    logs it through diva's runtime."""
-    client = mlflow_tracking.MlflowClient(tracking_uri=f"sqlite:///{database}")
-    found = client.get_experiment_by_name("demo")
-    experiment = found.experiment_id if found else client.create_experiment("demo")
-    tags = {"diva.project": "demo", "diva.dataset.scale": "small", "diva.dataset.hash": data_hash}
-    run = client.create_run(experiment, tags={**tags, "diva.dataset": "month"})
-    for key, value in metrics.items():
-        client.log_metric(run.info.run_id, key, value)
-    client.set_terminated(run.info.run_id)
-    return str(run.info.run_id)
-
-
-def month_hash(root: Path) -> str:
-    from ruamel.yaml import YAML
-
-    return str(YAML(typ="safe").load(root / "data" / "month.dvc")["outs"][0]["md5"])
 
 
 @pytest.fixture(scope="module")
@@ -90,19 +67,6 @@ def ask_for_stage_3(repo: Path, text: str | None = None) -> None:
     (repo / "diva.yaml").write_text(text if text is not None else at_stage(3))
     compile_here(repo)
     propose(repo, "ask for stage 3", "promote")
-
-
-def gate(run_diva: RunDiva, repo: Path) -> tuple[int, dict[str, Any], dict[str, tuple[str, str]]]:
-    result = run_diva("gate", "--base", "main", "--format", "json", cwd=repo)
-    assert result.returncode in (0, 1), result.stderr
-    assert "Traceback" not in result.stderr
-    report = json.loads(result.stdout)
-    rows = {row["id"]: (row["status"], row["detail"]) for row in report["checkpoints"]}
-    return result.returncode, report, rows
-
-
-def failing(rows: dict[str, tuple[str, str]]) -> dict[str, str]:
-    return {key: status for key, (status, _) in rows.items() if status != "pass"}
 
 
 def move_store_away(repo: Path) -> None:
