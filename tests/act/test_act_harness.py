@@ -65,6 +65,23 @@ jobs:
           echo "installed: $(diva --version)"
 """
 
+SECRETS_WORKFLOW = """\
+name: secrets
+on:
+  pull_request:
+jobs:
+  read:
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          FROM_VARIABLE: ${{ vars.GREETING }}
+          FROM_SECRET: ${{ secrets.TOKEN }}
+          UNSET_SECRET: ${{ secrets.NOT_GIVEN }}
+        run: |
+          echo "variable=$FROM_VARIABLE secret=$FROM_SECRET unset=[$UNSET_SECRET]"
+          test "$FROM_SECRET" = s3cret-value-1
+"""
+
 PAYLOAD = {
     "number": 7,
     "pull_request": {"number": 7, "base": {"ref": "main"}, "head": {"ref": "feature"}},
@@ -117,3 +134,25 @@ def test_the_runner_installs_the_local_diva_offline(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, log_of(result)
     assert "installed: diva, version" in result.stdout, log_of(result)
+
+
+def test_secrets_and_variables_reach_the_job_and_the_secret_is_masked(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path, SECRETS_WORKFLOW, {})
+    result = run_act(
+        repo,
+        "pull_request",
+        PAYLOAD,
+        secrets={"TOKEN": "s3cret-value-1"},
+        variables={"GREETING": "hello"},
+        timeout=300,
+    )
+    assert result.returncode == 0, log_of(result)
+    assert "variable=hello secret=*** unset=[]" in result.stdout, log_of(result)
+    assert "s3cret-value-1" not in result.stdout + result.stderr
+    assert not any("s3cret" in arg for arg in result.args)  # a file, not the command line
+
+
+def test_values_act_would_misread_are_refused(tmp_path: Path) -> None:
+    repo = git_repo(tmp_path, SECRETS_WORKFLOW, {})
+    with pytest.raises(ValueError, match="only plain names and values"):
+        run_act(repo, "pull_request", PAYLOAD, secrets={"TOKEN": "two\nlines"})

@@ -17,7 +17,9 @@ docker.io 20.10 on Debian 12:
   not ask for a default image.
 * `--env-file/--secret-file/--var-file/--input-file EMPTY`: act reads `.env`,
   `.secrets`, `.vars`, `.input` from the repository by default; a project's own `.env`
-  must not leak into the run.
+  must not leak into the run. `secrets=` and `variables=` are written to a temporary
+  secret file and variable file instead (`${{ secrets.X }}`, `${{ vars.X }}`), never on
+  the command line, where any process could read them; act prints `***` for a secret.
 * `--local-repository OWNER/NAME@REF=DIR` for every `uses:` other than the checkout:
   act would clone it from GitHub. `LOCAL_ACTIONS` maps the pinned
   `actions/setup-python` to `tests/act/actions/setup-python`, a composite stand-in that
@@ -47,17 +49,21 @@ build). Offline and closer to how a generated workflow installs diva: build a wh
 on the host with `build_wheelhouse`, mount it read-only with `mounts={wheels:
 WHEELHOUSE}` and pass `env=OFFLINE_PIP_ENV, network="none"`; then `pip install
 diva-lifecycle` inside installs the local checkout's wheel with nothing downloaded.
+`build_wheelhouse(..., requirements=[...])` adds what else a job installs (DVC, MLflow's
+client), so that a job that needs the host network for its services downloads nothing
+either (`env=OFFLINE_PIP_ENV` alone).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tests.support.paths import ROOT
@@ -118,11 +124,13 @@ def act_problem() -> str | None:
     return docker_problem()
 
 
-def build_wheelhouse(dest: Path, *sources: Path) -> Path:
-    """Wheels of the diva checkout (or `sources`) and all their dependencies, in `dest`."""
+def build_wheelhouse(dest: Path, *sources: Path, requirements: Sequence[str] = ()) -> Path:
+    """Wheels of the diva checkout (or `sources`), of `requirements` (from PyPI) and all
+    their dependencies, in `dest`."""
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(dest)]
-        + [str(source) for source in sources or (ROOT,)],
+        + [str(source) for source in sources or (ROOT,)]
+        + list(requirements),
         check=True,
         timeout=600,
     )
@@ -137,6 +145,8 @@ def run_act(
     workflow: Path | None = None,
     local_actions: Mapping[str, Path] | None = None,
     env: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str] | None = None,
+    variables: Mapping[str, str] | None = None,
     mounts: Mapping[Path, str] | None = None,
     network: str = "host",
     timeout: float = 900,
@@ -145,7 +155,8 @@ def run_act(
 
     `workflow` limits the run to one file (default: all of `repo/.github/workflows`).
     `local_actions` maps more `OWNER/NAME@REF` to action directories, on top of
-    `LOCAL_ACTIONS`. `env` is set in every step. `mounts` binds host directories
+    `LOCAL_ACTIONS`. `env` is set in every step; `secrets` and `variables` are the
+    repository's secrets and configuration variables. `mounts` binds host directories
     read-only into the job container (`{host_dir: "/path/inside"}`); `network="none"`
     cuts the job off the network.
     """
@@ -155,9 +166,16 @@ def run_act(
     with tempfile.TemporaryDirectory(prefix="diva-act-") as scratch:
         event_file = Path(scratch) / "event.json"
         event_file.write_text(json.dumps(payload))
-        empty = Path(scratch) / "empty"
-        empty.touch()
-        args = [str(act), event, "-e", str(event_file), *_fixed_flags(empty, network)]
+        files = {
+            option: _dotenv(Path(scratch) / option.strip("-"), values)
+            for option, values in {
+                "--env-file": None,
+                "--secret-file": secrets,
+                "--var-file": variables,
+                "--input-file": None,
+            }.items()
+        }
+        args = [str(act), event, "-e", str(event_file), *_fixed_flags(files, network)]
         if workflow is not None:
             args += ["-W", str(workflow.resolve())]
         args += _local_action_flags({**LOCAL_ACTIONS, **(local_actions or {})})
@@ -167,11 +185,21 @@ def run_act(
         return _run(args, repo, timeout)
 
 
-#: files act reads from the repository unless told otherwise
-_FILE_OPTIONS = ("--env-file", "--secret-file", "--var-file", "--input-file")
+#: what a value in act's dotenv files may hold: nothing its parser would unquote or cut
+_DOTENV_VALUE = re.compile(r"[A-Za-z0-9_.,:/@+=-]*")
 
 
-def _fixed_flags(empty: Path, network: str) -> list[str]:
+def _dotenv(path: Path, values: Mapping[str, str] | None) -> Path:
+    """``KEY=value`` lines in ``path`` (empty without ``values``), readable by us alone."""
+    path.touch(mode=0o600)
+    for key, value in (values or {}).items():
+        if not key.isidentifier() or not _DOTENV_VALUE.fullmatch(value):
+            raise ValueError(f"{key!r}: only plain names and values fit act's dotenv files")
+    path.write_text("".join(f"{key}={value}\n" for key, value in (values or {}).items()))
+    return path
+
+
+def _fixed_flags(files: Mapping[str, Path], network: str) -> list[str]:
     return [
         "-P",
         f"ubuntu-latest={RUNNER_IMAGE}",
@@ -182,7 +210,7 @@ def _fixed_flags(empty: Path, network: str) -> list[str]:
         "-",
         "--network",
         network,
-        *(flag for option in _FILE_OPTIONS for flag in (option, str(empty))),
+        *(flag for option, path in files.items() for flag in (option, str(path))),
     ]
 
 
