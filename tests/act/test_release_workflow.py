@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.support.act_harness import WHEELHOUSE, act_problem, build_wheelhouse, run_act
-from tests.support.docker_harness import free_port
+from tests.support.mlflow_server import running
 from tests.support.release import DIGEST, release_spec
 
 if (problem := act_problem()) is not None:
@@ -34,43 +32,9 @@ mlflow_tracking = pytest.importorskip("mlflow.tracking")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of an MLflow server whose model ``demo`` has version 1."""
-    folder = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    command = [
-        str(Path(sys.executable).parent / "mlflow"),
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{folder / 'mlflow.db'}",
-        "--default-artifact-root",
-        str(folder / "artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    log = (folder / "server.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(url, process)
-        _register_version(mlflow_tracking.MlflowClient(tracking_uri=url))
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-
-
-def _wait_for(url: str, process: subprocess.Popen[Any]) -> None:
-    for _ in range(120):
-        if process.poll() is not None:
-            raise RuntimeError("mlflow server exited")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"mlflow server at {url} did not answer")
+    with running(tmp_path_factory.mktemp("mlflow-server")) as mlflow:
+        _register_version(mlflow.client())
+        yield mlflow.url
 
 
 def _register_version(client: Any) -> None:
