@@ -43,6 +43,7 @@ from tests.support.act_harness import (
 )
 from tests.support.dvc_cli import DVC, sh
 from tests.support.gate import at_stage
+from tests.support.gate_repo import failing, month_hash
 from tests.support.git_repo import commit_spec, compile_here, git, init_repo, propose
 from tests.support.http_remote import HttpRemote, serving
 from tests.support.mlflow_server import Credentials, Server, as_user, running
@@ -98,12 +99,6 @@ def spec(name: str, stage: int, tracking_uri: str, remote: str) -> str:
         + f"  mlflow: {{tracking_uri: '{tracking_uri}'}}\n"
         + f"  dvc: {{remote: {{name: team, url: '{remote}'}}}}\n"
     )
-
-
-def month_hash(repo: Path) -> str:
-    from ruamel.yaml import YAML
-
-    return str(YAML(typ="safe").load(repo / "data" / "month.dvc")["outs"][0]["md5"])
 
 
 def lock(repo: Path) -> None:
@@ -203,10 +198,6 @@ def rows_in(log: str) -> dict[str, tuple[str, str]]:
             mark, row_id, detail = found.groups()
             rows[row_id] = (_STATUS[mark], detail.replace("\\", ""))
     return rows
-
-
-def failing(rows: dict[str, tuple[str, str]]) -> dict[str, str]:
-    return {key: status for key, (status, _) in rows.items() if status != "pass"}
 
 
 def shown(result: subprocess.CompletedProcess[str]) -> str:
