@@ -7,6 +7,7 @@ Docker they skip; CI's DIVA_NO_SKIP=1 turns that into a failure.
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,14 @@ def test_values_act_would_misread_are_refused(tmp_path: Path) -> None:
     repo = git_repo(tmp_path, SECRETS_WORKFLOW, {})
     with pytest.raises(ValueError, match="only plain names and values"):
         run_act(repo, "pull_request", PAYLOAD, secrets={"TOKEN": "two\nlines"})
+
+
+def test_two_runs_of_one_workflow_at_once_both_run(tmp_path: Path) -> None:
+    """act names the job container after the workflow and the job: the harness runs
+    one act at a time, or the second run fails with a container name conflict."""
+    repos = [git_repo(tmp_path / name, VERDICT_WORKFLOW, {"verdict": "pass\n"}) for name in "ab"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = pool.map(lambda repo: run_act(repo, "pull_request", PAYLOAD, timeout=300), repos)
+        results = list(runs)
+    for result in results:
+        assert result.returncode == 0, log_of(result)

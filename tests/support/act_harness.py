@@ -12,6 +12,9 @@ docker.io 20.10 on Debian 12:
   which fails here, so `docker_available` also checks that the image exists).
 * `--rm`: remove the job container after a failure too (act always removes it after a
   success); on a timeout act gets SIGINT, which also removes it.
+* One act run at a time on this machine (`RUN_LOCK`, a file lock, also across
+  processes): act names the job container after the workflow and job names only, so
+  two runs of the same workflow at once fail with a container name conflict.
 * `--no-cache-server`, `--container-daemon-socket -`: no cache server listening, no
   Docker socket inside the job. No `~/.actrc` is needed: without a terminal act does
   not ask for a default image.
@@ -56,6 +59,7 @@ either (`env=OFFLINE_PIP_ENV` alone).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import shutil
@@ -231,7 +235,19 @@ def _volume_options(mounts: Mapping[Path, str]) -> str:
     return " ".join(f"-v {volume}" for volume in volumes)
 
 
+#: held while act runs: act names a job's container after the workflow and job names
+#: alone (`act-diva-gate-diva-gate-<hash of those>`), so two runs of one workflow at a
+#: time on one engine collide ("Conflict. The container name ... is already in use")
+RUN_LOCK = Path(tempfile.gettempdir()) / "diva-act-runs.lock"
+
+
 def _run(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    with RUN_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        return _run_alone(args, cwd, timeout)
+
+
+def _run_alone(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
     with subprocess.Popen(
         args,
         cwd=cwd,
