@@ -59,3 +59,36 @@ def test_a_store_that_is_not_a_database_is_unreachable_not_a_traceback(tmp_path:
     (tmp_path / "mlflow.db").write_bytes(b"not a database\n" * 100)
     with pytest.raises(UnreachableError, match=r"^MLflow at sqlite:///"):
         Mlflow(tmp_path, "sqlite:///mlflow.db")
+
+
+def test_a_server_that_refuses_the_credentials_is_named_as_such(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loopback HTTP server that answers every request 401, as MLflow's basic-auth app
+    does without credentials (the real app is exercised in tests/act/test_gate_live.py)."""
+    import http.server
+    import threading
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def _refuse(self) -> None:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="mlflow"')
+            self.end_headers()
+            self.wfile.write(b"You are not authenticated.")
+
+        do_GET = do_POST = _refuse  # noqa: N815 - the handler's names
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(UnreachableError) as caught:
+            Mlflow(Path(), f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "credentials missing or refused" in str(caught.value)
+    assert "DIVA_GATE_MLFLOW_*" in str(caught.value)

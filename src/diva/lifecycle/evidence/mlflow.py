@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,14 @@ def _missing(err: Exception) -> bool:
     code = str(getattr(err, "error_code", ""))
     return code == "RESOURCE_DOES_NOT_EXIST" or "not found" in str(err).lower()
 
+
+#: What MLflow's error says when the server refused the request's credentials.
+_REFUSED = re.compile(r"\b(401|403)\b|not authenticated|permission denied", re.IGNORECASE)
+CREDENTIALS_HINT = (
+    "credentials missing or refused: MLflow reads MLFLOW_TRACKING_USERNAME and "
+    "MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN; the gate job sets them from "
+    "DIVA_GATE_MLFLOW_*"
+)
 
 #: MLflow retries a silent server for minutes by default; the gate has better things to do.
 _QUICK_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
@@ -59,8 +68,12 @@ class Mlflow:
 
     def unreachable(self, err: Exception) -> UnreachableError:
         """The error for a failed request; MLflow's message repeats the URI, so the
-        credentials of both are stripped (they may come from the environment)."""
-        return UnreachableError(f"MLflow at {strip_userinfo(self.uri)}: {redact(str(err))}")
+        credentials of both are stripped (they may come from the environment). A server
+        that refuses the credentials (401, 403) is named as such."""
+        text = redact(str(err))
+        refused = _REFUSED.search(text) is not None
+        hint = f" ({CREDENTIALS_HINT})" if refused else ""
+        return UnreachableError(f"MLflow at {strip_userinfo(self.uri)}{hint}: {text}")
 
     def _probe(self) -> None:
         """Ask the store once, briefly: a server that does not answer, or a database that
