@@ -134,7 +134,8 @@ def test_pushed_images_are_what_the_registry_serves(flow: Flow) -> None:
 
 def test_runs_in_the_image_carry_its_digest(flow: Flow) -> None:
     client = _client(flow.root)
-    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    found_runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    runs = [run for run in found_runs if run.data.tags.get("diva.kind") != "smoke"]
     assert runs, "the pipeline in the image logged no run"
     digest = flow.evidence()["images"]["training"]["digest"]
     assert flow.out["train"].strip() == digest
@@ -147,6 +148,17 @@ def test_runs_in_the_image_carry_its_digest(flow: Flow) -> None:
         assert found.data.metrics["rmse"] < 0.5
     (version,) = client.search_model_versions(f"name='{MODEL}'")
     assert version.run_id == runs[0].info.run_id
+
+
+def test_the_smoke_test_is_logged_to_mlflow_with_the_serving_digest(flow: Flow) -> None:
+    """Where the gate reads it: a run tagged as a smoke test of the serving image."""
+    client = _client(flow.root)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    smokes = [run for run in runs if run.data.tags.get("diva.kind") == "smoke"]
+    serving = flow.evidence()["images"]["serving"]["digest"]
+    assert [run.data.tags["diva.image.digest"] for run in smokes] == [serving]
+    assert smokes[0].data.tags["diva.smoke.passed"] == "true"
+    assert smokes[0].data.metrics["smoke.requests"] == 50
 
 
 def test_the_pipeline_outputs_belong_to_the_project_owner(flow: Flow) -> None:

@@ -165,6 +165,7 @@ def test_gate_passes_a_complete_promotion(run_diva: RunDiva, repo: Path) -> None
         "plan.references": "pass",
         "plan.pinned": "pass",
     }
+    assert "evidence:" not in result.stdout  # stage 2 needs no store: none was asked
     assert result.stdout.rstrip().endswith("gate passed")
 
 

@@ -215,10 +215,12 @@ def _judge(
         context.cycles = git_evidence.cycles(history)
     if before.stage != after:
         context.cycles[after] = context.cycles.get(after, 0) + 1
-    found = gather(before.project or project, root, context.root, trees)
-    report.evidence = found.summary
-    context.runs, context.runs_problem = found.runs, found.problem
-    context.runs_status, context.data, context.attested = found.status, found.data, found.attested
+    if released or _STORES & _evidence_of(stages_to_check):  # else nothing to look up
+        found = gather(before.project or project, root, context.root, trees)
+        report.evidence = found.summary
+        context.runs, context.runs_problem = found.runs, found.problem
+        context.runs_status, context.data = found.status, found.data
+        context.attested = found.attested
     report.rows += _evaluate(context, stages_to_check)
     if released:
         report.rows += _release_rows(context, released)
@@ -227,6 +229,20 @@ def _judge(
         key = f"cycles.{stage(after).key}"
         report.rows.append(Row(key, "cycle budget kept", verdict.status, verdict.detail))
     return report
+
+
+#: The evidence sources that are stores the policy names (the rest: the spec and git).
+_STORES = frozenset({"mlflow", "dvc", "registry"})
+
+
+def _evidence_of(stages: list[int]) -> set[str]:
+    """The evidence the entry criteria of ``stages`` read."""
+    return {
+        kind
+        for n in stages
+        for checkpoint in checkpoints.for_stage(n)
+        for kind in checkpoint.evidence
+    }
 
 
 #: Files the gate reads from the head commit besides the spec and the datasets' .dvc files.
