@@ -301,7 +301,7 @@ def logged(context: Any, registry: Registry, report: MonitorReport) -> MonitorRe
     history = _history(registry, context)
     with context.run(STEP) as run:
         mlflow.log_metrics(_run_metrics(report))
-        mlflow.set_tags(_run_tags(report))
+        mlflow.set_tags(dict(_run_tags(report)))
     now = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     history.append(HistoryPoint(now, report.champion.version, report.champion.metrics))
     return replace(report, history=history, run_id=run.info.run_id)
