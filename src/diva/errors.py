@@ -7,7 +7,7 @@ anything else escaping is a bug and is allowed to show a traceback.
 from __future__ import annotations
 
 import difflib
-import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,17 +23,22 @@ EXIT_CONFLICT = 3
 EXIT_UNAVAILABLE = 4
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: Characters that can move a terminal's cursor, hide text or reorder a line: controls
+#: (C0, C1), format characters (bidirectional overrides and isolates, zero-width ones)
+#: and the Unicode line and paragraph separators.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
-def _escape(match: re.Match[str]) -> str:
-    return match.group().encode("unicode_escape").decode("ascii")
+def _escape(char: str) -> str:
+    if unicodedata.category(char) not in _UNPRINTABLE:
+        return char
+    return char.encode("unicode_escape").decode("ascii")
 
 
 def escape_control(text: str) -> str:
-    """``text`` with control and bidirectional characters escaped (``\\n``, ``\\u202e``),
-    for a terminal, a CI log or a pull-request comment."""
-    return _CONTROL.sub(_escape, text)
+    """``text`` with control, format and bidirectional characters escaped (``\\n``,
+    ``\\x85``, ``\\u202e``), for a terminal, a CI log or a pull-request comment."""
+    return "".join(_escape(char) for char in text)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

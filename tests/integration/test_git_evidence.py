@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from diva.lifecycle.evidence import UnreachableError
-from diva.lifecycle.evidence.git import spec_bytes_at, stage_history
+from diva.lifecycle.evidence.git import stage_history
+from diva.lifecycle.evidence.tree import CommitTree
 from tests.support.gate import SPEC
 from tests.support.git_repo import commit_spec, init_repo
 
@@ -20,10 +21,12 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-def test_a_ref_like_an_option_is_not_read_as_one_by_git_show(repo: Path, tmp_path: Path) -> None:
+def test_a_ref_like_an_option_is_not_read_as_one_by_git_rev_parse(
+    repo: Path, tmp_path: Path
+) -> None:
     planted = tmp_path / "planted"
     with pytest.raises(UnreachableError):
-        spec_bytes_at(repo, f"--output={planted}")
+        CommitTree(repo, f"--output={planted}")
     assert list(tmp_path.glob("planted*")) == []
 
 
@@ -35,5 +38,5 @@ def test_a_ref_like_an_option_is_not_read_as_one_by_git_log(repo: Path, tmp_path
 
 
 def test_refs_still_read(repo: Path) -> None:
-    assert spec_bytes_at(repo, "main") == SPEC.encode()
+    assert CommitTree(repo, "main").read("diva.yaml") == SPEC.encode()
     assert [change.after for change in stage_history(repo, "main")] == [1]

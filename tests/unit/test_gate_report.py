@@ -22,7 +22,7 @@ def test_control_characters_in_a_detail_are_escaped(render: object) -> None:
     for raw in ("\r", "\x1b", "\u202e", "\u0085"):
         assert raw not in shown
     unescaped = shown.replace("\\\\", "\\").replace("\\[", "[")  # Markdown's own escapes
-    assert "ok\\x0d\\x1b[2Kpassed\\u202egnp.\\x85next\\x0aline" in unescaped
+    assert "ok\\r\\x1b[2Kpassed\\u202egnp.\\x85next\\nline" in unescaped
 
 
 def test_markdown_renders_no_markup_or_html_from_a_detail() -> None:

@@ -39,9 +39,10 @@ from diva.lifecycle.evidence import git as git_evidence
 from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.lifecycle.evidence.tree import CommitTree, NotRegularError
 from diva.lifecycle.report import RENDERERS, Report, Row, as_json, as_markdown, as_text
-from diva.lifecycle.sources import gather, shown
+from diva.lifecycle.sources import gather
 from diva.lifecycle.workflow_guard import impostors
 from diva.stages import stage
+from diva.urls import strip_userinfo
 
 #: Where GitHub reads workflows from (not from folders below it).
 WORKFLOWS = ".github/workflows"
@@ -68,7 +69,8 @@ def _runs(root: Path, project_uri: str) -> tuple[RunSource | None, str]:
     """For ``diva status`` (the working tree, locally): the live MLflow when reachable,
     else what the evidence file recorded, said as such."""
     try:
-        return Mlflow(root, project_uri), f"verified against MLflow at {shown(project_uri)}"
+        live = Mlflow(root, project_uri)
+        return live, f"verified against MLflow at {strip_userinfo(project_uri)}"
     except UnreachableError as err:
         problem = str(err)
     recorded = record.read(root)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import asdict, dataclass, field
+
+from diva.errors import escape_control as printable
 
 #: The prefix of the evidence summary of a gate that believed the evidence file.
 SELF_ATTESTED = "SELF-ATTESTED"
@@ -47,19 +48,6 @@ _BANNER = (
     "SELF-ATTESTED EVIDENCE: the MLflow evidence below is the author's own record "
     "(diva.evidence.json), not verified by this gate (platform.evidence: self-attested)"
 )
-
-
-def printable(text: str) -> str:
-    """``text`` with every control or format character escaped (``\\r``, ``\\x1b``,
-    ``\\u202e``): what a report shows cannot move the cursor or reorder a line."""
-    return "".join(_escape(char) for char in text)
-
-
-def _escape(char: str) -> str:
-    if unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp"):
-        return char
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 _MARKUP = re.compile(r"([\\`*_\[\]|~#!])")

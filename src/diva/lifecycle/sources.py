@@ -24,6 +24,7 @@ from diva.lifecycle.evidence import dvc as dvc_evidence
 from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.lifecycle.evidence.tree import CommitTree
 from diva.lifecycle.report import SELF_ATTESTED
+from diva.urls import strip_userinfo
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def gather(policy: Project, root: Path, judged: Path, trees: list[CommitTree]) -
     try:
         live = Mlflow(root, uri)
         return Evidence(
-            live, "pass", "", f"verified against MLflow at {shown(uri)}", attested, data
+            live, "pass", "", f"verified against MLflow at {strip_userinfo(uri)}", attested, data
         )
     except UnreachableError as err:
         problem = str(err)
@@ -142,11 +143,3 @@ def _committed(path: str | None, trees: list[CommitTree]) -> str | None:
         if tree.claims(path):
             return path
     return None
-
-
-def shown(url: str) -> str:
-    """A URL as reports show it: without user information (names, tokens, passwords)."""
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()

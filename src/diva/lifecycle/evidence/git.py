@@ -34,18 +34,6 @@ def git(root: Path, *args: str, check: bool = True) -> str:
     return tools.run(["git", *args], cwd=root, error=UnreachableError, check=check).stdout
 
 
-def spec_bytes_at(root: Path, ref: str, spec: str = "diva.yaml") -> bytes | None:
-    """The spec file at ``ref``, or None when it did not exist there."""
-    prefix = git(root, "rev-parse", "--show-prefix").strip()
-    show = ["git", "show", END_OF_OPTIONS, f"{ref}:{prefix}{spec}"]
-    result = tools.run(show, cwd=root, error=UnreachableError, check=False, text=False)
-    if result.returncode != 0:
-        # an unknown ref -> UnreachableError
-        git(root, "rev-parse", "--verify", END_OF_OPTIONS, f"{ref}^{{commit}}")
-        return None
-    return result.stdout
-
-
 def stage_of(raw: bytes | None) -> int | None:
     """The stage a spec text declares, or None when it has none that can be read."""
     if raw is None:
