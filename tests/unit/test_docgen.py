@@ -99,7 +99,9 @@ def _mapping_of(field: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, 
     """The mapping with keys that the field's values are, and whether under a name."""
     node = _resolve(field, defs)
     if node.get("type") == "array":
-        node = _resolve(node["items"], defs)
+        items = node["items"]
+        forms = [_resolve(form, defs) for form in items.get("oneOf", [])]  # a name or a mapping
+        node = next((form for form in forms if "properties" in form), _resolve(items, defs))
     elif isinstance(node.get("additionalProperties"), dict):
         value = _resolve(node["additionalProperties"], defs)
         return (value, True) if "properties" in value else None

@@ -182,6 +182,10 @@ class Project:
     monitoring: Monitoring | None = None
     #: Where the gate's evidence comes from: ``verified`` or ``self-attested``.
     evidence: str = "verified"
+    #: Whose approval each kind of pull request needs (``approvals``, defaults filled in).
+    approvals: Mapping[str, tuple[policy.Approval, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     #: The policy fields (:mod:`diva.compiler.policy`): dotted path -> effective value.
     policy: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -310,6 +314,7 @@ def build(spec: Spec, spec_text: bytes, spec_file: str = "diva.yaml") -> Project
         gpu_runner=platform.ci.gpu_runner,
         monitoring=_monitoring(spec),
         evidence=platform.evidence,
+        approvals=policy.approvals(spec),
         policy=policy.of(spec),
     )
 

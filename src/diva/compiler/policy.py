@@ -14,13 +14,68 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from diva.compiler.spec.model import Spec
+from diva.compiler.spec.model import Approvals, Need, Spec
 from diva.compiler.spec.operations import Monitoring
 
 Read = Callable[[Spec], Any]
+
+
+@dataclass(frozen=True)
+class Approval:
+    """``count`` approvals by distinct holders of ``role``; ``declared`` in the spec, or a
+    default (which a role naming nobody in the team does not make required)."""
+
+    role: str
+    count: int = 1
+    declared: bool = False
+
+
+QM, ME, DC = "quality_managers", "model_engineers", "data_curators"
+#: Whose approval each kind of pull request needs when ``approvals`` does not say: the
+#: seed's roles. The kinds: a promotion into each stage by its key, ``back``, a
+#: ``release`` of an environment before production, a ``production_release``, ``policy``.
+DEFAULT_APPROVALS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "plan": (QM,),
+        "small": (QM,),
+        "large": (QM, DC),
+        "deploy": (QM, ME),
+        "manage": (ME, QM),
+        "back": (QM,),
+        "release": (ME,),
+        "production_release": (ME, QM),
+        "policy": (QM,),
+    }
+)
+APPROVAL_KINDS: tuple[str, ...] = tuple(Approvals.model_fields)
+
+
+def approvals(spec: Spec) -> Mapping[str, tuple[Approval, ...]]:
+    """The approvals each kind of pull request needs: the spec's, else the default."""
+    effective = {}
+    for kind in APPROVAL_KINDS:
+        declared = getattr(spec.approvals, kind)
+        if declared is None:
+            effective[kind] = tuple(Approval(role) for role in DEFAULT_APPROVALS[kind])
+        else:
+            effective[kind] = tuple(
+                Approval(need.role, need.count, True)
+                if isinstance(need, Need)
+                else Approval(need, 1, True)
+                for need in declared
+            )
+    return MappingProxyType(effective)
+
+
+def _approvals_json(spec: Spec) -> Any:
+    return {
+        kind: [{"role": need.role, "count": need.count} for need in needs]
+        for kind, needs in approvals(spec).items()
+    }
 
 
 def _json(value: Any) -> Any:
@@ -45,6 +100,7 @@ FIELDS: dict[str, Read] = {
     "targets": lambda spec: _json(spec.targets),
     "plan.cycles": lambda spec: _json(spec.plan.cycles),
     "team": lambda spec: _json(spec.team),
+    "approvals": _approvals_json,
     "platform.mlflow": lambda spec: _json(spec.platform.mlflow),
     "platform.dvc": lambda spec: _json(spec.platform.dvc),
     "platform.image_registry": lambda spec: spec.platform.image_registry,

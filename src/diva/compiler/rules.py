@@ -231,12 +231,39 @@ def stage_requirements(spec: Spec, doc: Document) -> Iterator[Issue]:
         )
 
 
+def approval_roles(spec: Spec, doc: Document) -> Iterator[Issue]:
+    """Every approval the spec declares can be given: its role names enough people, and
+    a kind names each role once."""
+    for kind in type(spec.approvals).model_fields:
+        seen: set[str] = set()
+        for index, need in enumerate(getattr(spec.approvals, kind) or ()):
+            role, count = (need, 1) if isinstance(need, str) else (need.role, need.count)
+            path: PathKey = ("approvals", kind, index)
+            people = getattr(spec.team, role)
+            if role in seen:
+                yield doc.issue(
+                    path,
+                    f"'{role}' appears more than once: write {{role: {role}, count: N}}",
+                )
+            elif not people:
+                yield doc.issue(path, f"'{role}' names nobody in team.{role}", at_value=True)
+            elif count > len(people):
+                listed = ", ".join(people)
+                yield doc.issue(
+                    path,
+                    f"needs {count} approvals from {role} but team.{role} lists "
+                    f"{len(people)} ({listed})",
+                )
+            seen.add(role)
+
+
 RULES: tuple[Rule, ...] = (
     Rule(dataset_references, frozenset({"targets", "datasets", "monitoring"})),
     Rule(unique_names, frozenset({"idea", "platform", "targets", "monitoring"})),
     Rule(dataset_paths, frozenset({"datasets"})),
     Rule(pipeline_folders, frozenset({"datasets", "model"})),
     Rule(serving_settings, frozenset({"stage", "serving", "platform"})),
+    Rule(approval_roles, frozenset({"approvals", "team"})),
     Rule(
         stage_requirements,
         frozenset({"stage", "datasets", "model", "platform", "serving", "slos", "monitoring"}),

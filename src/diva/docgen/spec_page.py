@@ -85,7 +85,9 @@ def _object_of(defs: Schema, field: Schema) -> tuple[str, Schema | None]:
     node = _deref(defs, _non_null(field))
     if node.get("type") == "array":
         item = _deref(defs, node.get("items", {}))
-        return "list", item if "properties" in item else None
+        # a list of a mapping, or of a name or a mapping (``approvals``): the mapping
+        forms = [item, *(_deref(defs, form) for form in _alternatives(item))]
+        return "list", next((form for form in forms if "properties" in form), None)
     values = node.get("additionalProperties")
     if "properties" not in node and isinstance(values, dict):
         value = _deref(defs, values)

@@ -7,9 +7,9 @@ unknown keys; cross-field and stage rules live in :mod:`diva.compiler.rules`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, JsonValue
+from pydantic import ConfigDict, Discriminator, JsonValue, Tag
 
 from diva.compiler.spec.base import (
     SPEC_VERSION,
@@ -65,6 +65,68 @@ class Team(Section):
     """Own packaging, serving and release."""
     app_developers: list[Handle] = []
     """Build the applications that consume the model."""
+
+
+Role = Literal[
+    "modelers",
+    "data_curators",
+    "ide_developers",
+    "quality_managers",
+    "model_engineers",
+    "app_developers",
+]
+
+
+class Need(Section):
+    """Approvals from more than one holder of a role."""
+
+    role: Role
+    """The role (a key of `team`)."""
+    count: PositiveInt = 1
+    """How many distinct people holding it must approve."""
+
+
+def _need_kind(value: object) -> str:
+    return "need" if isinstance(value, dict | Need) else "role"
+
+
+#: A role name (one approval) or a :class:`Need`; an error names only the form written.
+Requirement = Annotated[
+    Annotated[Role, Tag("role")] | Annotated[Need, Tag("need")], Discriminator(_need_kind)
+]
+
+
+class Approvals(Section):
+    """Who must approve each kind of pull request, by role; the gate checks the reviews.
+
+    Each kind lists the roles whose approval it needs: a role name (one approval) or
+    `{role: ..., count: N}`. Every entry is filled by a different person, the author
+    never counts, and one person holding two roles fills one of them. A kind left out
+    keeps its default: `plan`, `small`, `back` and `policy` need a quality manager;
+    `large` a quality manager and a data curator; `deploy` a quality manager and a model
+    engineer; `manage` and `production_release` a model engineer and a quality manager
+    (two people); `release` a model engineer. A default whose role names nobody in
+    `team` is not required (the gate warns); `[]` requires nothing.
+    """
+
+    plan: list[Requirement] | None = None
+    """Promotion to stage 1 (plan)."""
+    small: list[Requirement] | None = None
+    """Promotion to stage 2 (small-scale modeling)."""
+    large: list[Requirement] | None = None
+    """Promotion to stage 3 (large-scale modeling)."""
+    deploy: list[Requirement] | None = None
+    """Promotion to stage 4 (deployment)."""
+    manage: list[Requirement] | None = None
+    """Promotion to stage 5 (management)."""
+    back: list[Requirement] | None = None
+    """A move back to an earlier stage (a new cycle)."""
+    release: list[Requirement] | None = None
+    """A release of an environment before production (`serving.releases`)."""
+    production_release: list[Requirement] | None = None
+    """A release of production, the last of `platform.environments`."""
+    policy: list[Requirement] | None = None
+    """A change of the policy the gate judges by (targets, budgets, stores, team, approvals)."""
 
 
 class Value(Section):
@@ -222,6 +284,8 @@ class Spec(Section):
     """Current DIVA stage: 0..5 or idea, plan, small, large, deploy, manage."""
     team: Team = Team()
     """People per role."""
+    approvals: Approvals = Approvals()
+    """Whose approval each kind of pull request needs, by role."""
     idea: Idea = Idea()
     """Stage 0: the idea."""
     plan: Plan = Plan()
