@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -31,8 +32,36 @@ from diva.errors import EXIT_INVALID, EXIT_OK, SpecError, UsageError
     default="text",
     show_default=True,
 )
+@click.option(
+    "--pull-request",
+    "number",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Count the approvals of this pull request (GitHub API; default: the pull request "
+    "of the GitHub Actions event, none outside one).",
+)
+@click.option(
+    "--repo",
+    default=None,
+    metavar="OWNER/NAME",
+    help="Repository of --pull-request (default: $GITHUB_REPOSITORY).",
+)
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Keep the verdict as a git note on --head (refs/notes/diva) for `diva history`; "
+    "the approvals are those of the pull request that merged it.",
+)
 @spec_option()
-def gate(base: str, head: str, output: str, spec: Path) -> None:
+def gate(
+    base: str,
+    head: str,
+    output: str,
+    number: int | None,
+    repo: str | None,
+    record: bool,
+    spec: Path,
+) -> None:
     """Gate a pull request: movement rules, policy, the target stage's checkpoints, drift.
 
     Judges commit --head against --base, both read from git objects (never the working
@@ -41,15 +70,32 @@ def gate(base: str, head: str, output: str, spec: Path) -> None:
     a release. Evaluates the entry criteria of the new stage against the evidence the
     policy names (git, DVC, MLflow, the registry; diva.evidence.json only with
     platform.evidence: self-attested), validates the spec and checks generated files.
+    Counts the approvals the base's `approvals` require from the pull request's reviews
+    on GitHub (token: $DIVA_GATE_GITHUB_TOKEN, $GITHUB_TOKEN or $GH_TOKEN); outside a pull
+    request those rows say "not checked here".
     Markdown is also appended to $GITHUB_STEP_SUMMARY when set.
     Exit 0 pass, 1 fail, 2 error.
     """
+    from diva.lifecycle.approvals import merged_pull_source, pull_source
     from diva.lifecycle.evidence import UnreachableError
-    from diva.lifecycle.gate import RENDERERS, as_markdown, evaluate, uncommitted
+    from diva.lifecycle.gate import (
+        RENDERERS,
+        as_markdown,
+        evaluate,
+        keep_record,
+        resolve_commit,
+        uncommitted,
+    )
 
     root, name = project_root(spec)
     try:
-        report = evaluate(root, base, name, head)
+        pull = pull_source(number, os.environ, repo)
+        commit = resolve_commit(root, head)
+        if pull is None and record:
+            pull = merged_pull_source(os.environ, commit, repo)
+        report = evaluate(root, base, name, commit, pull)
+        if record:
+            keep_record(root, report, commit)
     except UnreachableError as err:
         raise UsageError(str(err)) from err
     if head == "HEAD" and uncommitted(root):

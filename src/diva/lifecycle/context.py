@@ -2,7 +2,7 @@
 
 A verdict's status is ``pass``, ``fail``, ``unreachable`` (a source that cannot be read)
 or ``unverified`` (evidence that only the author's evidence file holds); only ``pass``
-passes.
+and ``warn`` (holds, with something to say) pass.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from diva.compiler.ir import Project
 from diva.compiler.spec.model import Spec
 from diva.lifecycle.evidence.mlflow import Run
 
-Status = Literal["pass", "fail", "unreachable", "unverified"]
+Status = Literal["pass", "warn", "fail", "unreachable", "unverified"]
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,12 @@ from diva.compiler.source import Document, load_bytes
 from diva.compiler.validate import validate_document
 from diva.contract import LOCK_FILE
 from diva.errors import SpecError
-from diva.lifecycle import checkpoints, policy, release_checks
+from diva.lifecycle import approvals, checkpoints, policy, release_checks
 from diva.lifecycle import releases as release
+from diva.lifecycle.approvals import PullSource
 from diva.lifecycle.checkpoints import Context, RunSource, Verdict
 from diva.lifecycle.evidence import UnreachableError, record
+from diva.lifecycle.evidence import dvc as dvc_evidence
 from diva.lifecycle.evidence import git as git_evidence
 from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.lifecycle.evidence.tree import CommitTree, NotRegularError
@@ -136,10 +138,15 @@ def _base(tree: CommitTree | None, spec_file: str) -> _Base:
 
 
 def evaluate(
-    root: Path, base: str | None, spec_file: str = "diva.yaml", head: str = "HEAD"
+    root: Path,
+    base: str | None,
+    spec_file: str = "diva.yaml",
+    head: str = "HEAD",
+    pull: PullSource | None = None,
 ) -> Report:
     """The gate report for commit ``head`` against ``base`` (git refs), both read from
-    git objects: the base's spec is the policy, the head is data."""
+    git objects: the base's spec is the policy, the head is data. ``pull``: the pull
+    request whose reviews the approvals are counted from (none: not checked here)."""
     head_tree = CommitTree(root, head)
     base_tree = CommitTree(root, base) if base else None
     before = _base(base_tree, spec_file)
@@ -161,7 +168,7 @@ def evaluate(
         context = Context(spec, head_project, judged, {}, None)
         if before.project is not None and before.data is not None:
             context = _by_the_base(context, document, before, raw)
-        return _judge(root, trees, before, head_project, context)
+        return _judge(root, trees, before, head_project, context, pull)
 
 
 def _by_the_base(context: Context, document: Document, before: _Base, raw: bytes) -> Context:
@@ -180,6 +187,23 @@ def _by_the_base(context: Context, document: Document, before: _Base, raw: bytes
     return Context(spec, build(spec, raw, document.file), context.root, {}, None)
 
 
+def resolve_commit(root: Path, ref: str) -> str:
+    """The commit ``ref`` names."""
+    return CommitTree(root, ref).commit
+
+
+def keep_record(root: Path, report: Report, commit: str) -> None:
+    """The verdict on ``commit`` as a git note on it (``refs/notes/diva``)."""
+    import json
+    from datetime import UTC, datetime
+
+    from diva.lifecycle.evidence import notes
+
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    facts = {"commit": commit, **report.facts}
+    notes.write(root, commit, approvals.record_of(json.loads(as_json(report)), facts, when))
+
+
 def uncommitted(root: Path) -> bool:
     """Whether the project folder has changes the gate will not see (it judges commits)."""
     return bool(git_evidence.git(root, "status", "--porcelain", "--", ".").strip())
@@ -192,7 +216,12 @@ def _invalid(before: _Base, problems: list[str]) -> Report:
 
 
 def _judge(
-    root: Path, trees: list[CommitTree], before: _Base, project: Project, context: Context
+    root: Path,
+    trees: list[CommitTree],
+    before: _Base,
+    project: Project,
+    context: Context,
+    pull: PullSource | None = None,
 ) -> Report:
     """Judge the head (``project``, written out at ``context.root``) by the policy of
     the base (the head's own when the project is new): ``context`` holds the spec the
@@ -210,6 +239,15 @@ def _judge(
         Row("movement", "forward one stage, or back", moved.status, moved.detail),
         _policy(before, project, moves),
     ]
+    judge = before.project or project  # whose approvals and team apply
+    back = before.stage is not None and after < before.stage
+    wanted = approvals.kinds(judge, stages_to_check, back, released)
+    if before.project is not None and policy.changed(before.project, project):
+        wanted.append("policy")
+    head = git_evidence.git(root, "rev-list", "--parents", "-n1", trees[0].commit).strip()
+    counted = approvals.count(judge, wanted, pull, head)
+    report.rows += counted.rows
+    report.facts |= _facts(counted, trees, project, context.root)
     drift, generated = _drift(context.root, project.spec_file)
     report.rows += [drift, _workflows(trees, generated)]
     if len(trees) > 1:  # stage cycles along the base branch
@@ -231,6 +269,35 @@ def _judge(
         key = f"cycles.{stage(after).key}"
         report.rows.append(Row(key, "cycle budget kept", verdict.status, verdict.detail))
     return report
+
+
+def _facts(
+    counted: approvals.Counted, trees: list[CommitTree], project: Project, judged: Path
+) -> dict[str, Any]:
+    """What a verdict record keeps besides the rows: the commits, the pull request, who
+    approved, and the digests of the evidence the head names."""
+    datasets = {}
+    for dataset in project.datasets:
+        found = dvc_evidence.tracked_hash(judged, dataset.path)
+        if found:
+            datasets[dataset.name] = found
+    releases = project.serving.releases if project.serving else {}
+    return {
+        "commit": trees[0].commit,
+        "base": trees[-1].commit if len(trees) > 1 else None,
+        "pull_request": counted.pull.number if counted.pull else None,
+        "author": counted.pull.author if counted.pull else None,
+        "approvals": [
+            {"login": who, "roles": roles} for who, roles in sorted(counted.approvers.items())
+        ],
+        "evidence": {
+            "datasets": datasets,
+            "releases": {
+                env: {"model_version": r.model_version, "image_digest": r.image_digest}
+                for env, r in releases.items()
+            },
+        },
+    }
 
 
 #: The evidence sources that are stores the policy names (the rest: the spec and git).

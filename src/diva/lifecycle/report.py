@@ -11,9 +11,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from diva.errors import escape_control as printable
 
+#: Row statuses that let a gate pass: ``warn`` is a row that holds but says something a
+#: reviewer should know (an approval not checked outside a pull request, say).
+PASSING = frozenset({"pass", "warn"})
 #: The prefix of the evidence summary of a gate that believed the evidence file.
 SELF_ATTESTED = "SELF-ATTESTED"
 
@@ -33,17 +37,19 @@ class Report:
     movement: str
     rows: list[Row] = field(default_factory=list)
     evidence: str = ""
+    #: What a verdict record keeps besides the rows (commits, pull request, approvers).
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
-        return all(row.status == "pass" for row in self.rows)
+        return all(row.status in PASSING for row in self.rows)
 
     @property
     def self_attested(self) -> bool:
         return self.evidence.startswith(SELF_ATTESTED)
 
 
-_MARK = {"pass": "✅", "fail": "❌", "unreachable": "⚠️", "unverified": "⛔"}
+_MARK = {"pass": "✅", "warn": "🔸", "fail": "❌", "unreachable": "⚠️", "unverified": "⛔"}
 _BANNER = (
     "SELF-ATTESTED EVIDENCE: the MLflow evidence below is the author's own record "
     "(diva.evidence.json), not verified by this gate (platform.evidence: self-attested)"
@@ -99,6 +105,8 @@ def as_json(report: Report) -> str:
         "movement": report.movement,
         "evidence": report.evidence,
         "checkpoints": [asdict(row) for row in report.rows],
+        "pull_request": report.facts.get("pull_request"),
+        "approvals": report.facts.get("approvals", []),
     }
     return json.dumps(document, indent=2) + "\n"
 

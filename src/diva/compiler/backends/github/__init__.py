@@ -22,9 +22,11 @@ from diva.compiler.backends.github.workflows import (
     GATE_WORKFLOW,
     MONITOR_WORKFLOW,
     PIPELINE_WORKFLOW,
+    RECORD_WORKFLOW,
     RELEASE_WORKFLOW,
     gate_workflow,
     pipeline_workflow,
+    record_workflow,
     workflow_text,
 )
 from diva.compiler.ir import Project
@@ -52,6 +54,7 @@ def emit(project: Project) -> list[Artifact]:
         Artifact(RULESET_FILE, json_text(ruleset(), source)),
         Artifact(REQUIRED_WORKFLOW_RULESET_FILE, json_text(required_workflow_ruleset(), source)),
         Artifact(GATE_WORKFLOW, workflow_text(gate_workflow(project), source)),
+        Artifact(RECORD_WORKFLOW, workflow_text(record_workflow(project), source)),
     ]
     pipeline = pipeline_workflow(project) if project.stage >= 2 else None
     if pipeline is not None:

@@ -81,11 +81,33 @@ GATE_CREDENTIALS = {
     "MLFLOW_TRACKING_PASSWORD": "${{ secrets.DIVA_GATE_MLFLOW_PASSWORD }}",
     "MLFLOW_TRACKING_TOKEN": "${{ secrets.DIVA_GATE_MLFLOW_TOKEN }}",
 }
+#: What the gate reads a pull request's reviews with: the job's token (pull-requests:
+#: read), or a token of the team's own that can also read team members.
+GITHUB_READER = {
+    "GITHUB_TOKEN": "${{ github.token }}",
+    "DIVA_GATE_GITHUB_TOKEN": "${{ secrets.DIVA_GATE_GITHUB_TOKEN }}",
+}
+RECORD_WORKFLOW = ".github/workflows/diva-record.yml"
+RECORD_CHECK = "diva record"
+#: The record job pushes the verdict note; its script (a constant: no spec or event value).
+RECORD_SCRIPT = """\
+git fetch --no-tags origin "+refs/notes/diva:refs/notes/diva" || true
+verdict=0
+diva gate --base HEAD^1 --head HEAD --record --format markdown || verdict=$?
+auth="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$GITHUB_TOKEN" | base64 -w0)"
+for attempt in 1 2 3 4 5; do
+  if git -c "http.extraheader=$auth" push origin refs/notes/diva; then exit "$verdict"; fi
+  echo "notes moved on (attempt $attempt): merging theirs"
+  git -c "http.extraheader=$auth" fetch --no-tags origin "+refs/notes/diva:refs/notes/diva-theirs"
+  git notes --ref=diva merge -s ours refs/notes/diva-theirs
+done
+exit 1
+"""
 GATE_TIMEOUT_MINUTES = 15
 PIPELINE_TIMEOUT_MINUTES = 60
 #: Why a job holds a write permission: written next to it, for reviewers (and zizmor).
 WRITE_PERMISSIONS = {
-    "contents": "push the release branch",
+    "contents": "push the release branch (record: the verdict note)",
     "pull-requests": "open the release pull request",
 }
 #: Every workflow's environment: Python never puts the working directory (or a script's
@@ -120,7 +142,12 @@ def gate_workflow(project: Project) -> dict[str, Any]:
             # in the checkout: the gate reads its git objects (never imports or runs
             # them); PYTHONSAFEPATH keeps the checkout off sys.path
             "name": "Gate the pull request",
-            "env": {"BASE_REF": "${{ github.base_ref }}", **(GATE_CREDENTIALS if readers else {})},
+            "env": {
+                # the event's (base.ref is the pull request's in every pull_request* event)
+                "BASE_REF": "${{ github.event.pull_request.base.ref }}",
+                **GITHUB_READER,
+                **(GATE_CREDENTIALS if readers else {}),
+            },
             "run": 'diva gate --base "origin/${BASE_REF}" --format markdown',
         },
     ]
@@ -128,10 +155,48 @@ def gate_workflow(project: Project) -> dict[str, Any]:
         "pull_request": {
             "branches": [DEFAULT_BRANCH],
             "types": ["opened", "synchronize", "reopened", "ready_for_review"],
-        }
+        },
+        # approvals change the verdict: judged again, as the pull request's own event is
+        # (the same merge commit, the same read-only token, no secret for a fork)
+        "pull_request_review": {"types": ["submitted", "dismissed"]},
     }
+    permissions = {"permissions": {"contents": "read", "pull-requests": "read"}}
     return workflow(
-        "diva gate", on, {"gate": job(GATE_CHECK, project, GATE_TIMEOUT_MINUTES, steps)}
+        "diva gate",
+        on,
+        {"gate": job(GATE_CHECK, project, GATE_TIMEOUT_MINUTES, steps, permissions)},
+    )
+
+
+def record_workflow(project: Project) -> dict[str, Any]:
+    """After a merge into the default branch: the gate judges the merge commit again and
+    keeps its verdict (approvals, evidence) as a git note under ``refs/notes/diva``,
+    which ``diva history`` reads. Not a commit: the protected branch stays the team's.
+    Runs diva only, from the index (never the project's code)."""
+    readers = [dvc_requirement(project), MLFLOW_READER] if project.stage >= 2 else []
+    steps = [
+        *setup_steps(project, full_history=True),
+        install_step("Install diva", [diva_requirement(project), *readers]),
+        {
+            "name": "Record the verdict",
+            "env": {
+                **GITHUB_READER,
+                **(GATE_CREDENTIALS if readers else {}),
+                "GIT_AUTHOR_NAME": "diva record",
+                "GIT_AUTHOR_EMAIL": "diva-record@users.noreply.github.com",
+                "GIT_COMMITTER_NAME": "diva record",
+                "GIT_COMMITTER_EMAIL": "diva-record@users.noreply.github.com",
+            },
+            "run": RECORD_SCRIPT,
+        },
+    ]
+    on = {"push": {"branches": [DEFAULT_BRANCH]}}
+    settings = {"permissions": {"contents": "write", "pull-requests": "read"}}
+    return workflow(
+        "diva record",
+        on,
+        {"record": job(RECORD_CHECK, project, GATE_TIMEOUT_MINUTES, steps, settings)},
+        cancel=False,
     )
 
 
