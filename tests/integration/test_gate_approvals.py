@@ -373,7 +373,7 @@ def test_a_default_role_with_nobody_warns(repo: Path, api: RecordedGitHub) -> No
 
 def test_outside_a_pull_request_the_rows_say_not_checked_here(repo: Path) -> None:
     ask(repo)
-    code, _, rows, output = gate(repo, None)
+    code, _, rows, _ = gate(repo, None)
     assert rows["approvals.plan"][0] == "warn"
     assert rows["approvals.plan"][1].startswith("not checked here: needs 1 of quality_managers")
     assert code == 0
