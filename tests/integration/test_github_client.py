@@ -13,7 +13,8 @@ import pytest
 
 from diva.lifecycle.evidence import UnreachableError
 from diva.lifecycle.evidence.github import GitHub, GitHubError, PullRequest, Review
-from tests.support.github_api import ROUTES, RecordedGitHub, recorded
+from tests.support.github_api import ROUTES, RecordedGitHub
+from tests.support.github_examples import recorded
 from tests.support.paths import ROOT
 
 RULESET = json.loads((ROOT / "generated/demand-forecast/generated/ruleset.json").read_text())

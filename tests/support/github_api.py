@@ -27,11 +27,12 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-RESPONSES = Path(__file__).parent / "github_responses"
+from tests.support import github_examples as examples
+from tests.support.github_examples import recorded
+
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 REVIEW_STATES = frozenset({"APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"})
@@ -50,11 +51,6 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "commit_pulls": ("repos", "{owner}", "{repo}", "commits", "{sha}", "pulls"),
 }
 PAGED = frozenset({"reviews", "team_members", "branch_rules", "rulesets", "commit_pulls"})
-
-
-def recorded(name: str) -> Any:
-    """A documented response, freshly loaded (callers may change it)."""
-    return json.loads((RESPONSES / f"{name}.json").read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -132,7 +128,8 @@ class RecordedGitHub:
         with self._lock:
             review_id = self._new_id()
             reviews = self._pulls[number].reviews
-            reviews.append(self._review_json(number, review_id, login, state, commit_id))
+            repository = self.repository
+            reviews.append(examples.review(repository, number, review_id, login, state, commit_id))
         return review_id
 
     def dismiss(self, number: int, review_id: int) -> None:
@@ -152,7 +149,9 @@ class RecordedGitHub:
         """A repository ruleset (as ``generated/ruleset.json``), applied; returns its id."""
         with self._lock:
             ruleset_id = self._new_id()
-            self._rulesets[ruleset_id] = self._ruleset_json(ruleset_id, ruleset_json, enforcement)
+            self._rulesets[ruleset_id] = examples.ruleset(
+                self.repository, ruleset_id, ruleset_json, enforcement
+            )
         return ruleset_id
 
     def environment(
@@ -164,13 +163,17 @@ class RecordedGitHub:
         """A deployment environment; reviewers are logins or ``org/team-slug``;
         ``branch_policy`` is None (all branches), ``"protected"`` or ``"custom"``."""
         with self._lock:
-            self._environments[name] = self._environment_json(name, list(reviewers), branch_policy)
+            self._environments[name] = examples.environment(
+                self.repository, name, list(reviewers), branch_policy
+            )
 
     def codeowners_errors(self, errors: list[dict[str, Any]] | None) -> None:
         """Errors of the CODEOWNERS file, each with ``line``, ``kind``, ``source`` (and
         optionally ``column``, ``suggestion``); None: the repository has no such file."""
         with self._lock:
-            self._codeowners = None if errors is None else [_codeowners_error(e) for e in errors]
+            self._codeowners = (
+                None if errors is None else [examples.codeowners_error(e) for e in errors]
+            )
 
     def associate(self, sha: str, pull_number: int) -> None:
         """Commit ``sha`` belongs to pull request ``pull_number``."""
@@ -309,11 +312,11 @@ class RecordedGitHub:
 
     def _endpoints(self) -> dict[str, Callable[[dict[str, str], dict[str, str]], Any]]:
         return {
-            "pull_request": lambda v, q: self._pull_json(self._pull(v["number"]), simple=False),
+            "pull_request": lambda v, q: self._pull_json(self._pull(v["number"])),
             "reviews": lambda v, q: copy.deepcopy(self._pull(v["number"]).reviews),
             "team_members": self._members,
             "branch_rules": lambda v, q: self._branch_rules(v["branch"]),
-            "rulesets": lambda v, q: [_summary(r) for r in self._rulesets.values()],
+            "rulesets": lambda v, q: [examples.summary(r) for r in self._rulesets.values()],
             "ruleset": self._ruleset,
             "environment": self._environment,
             "codeowners_errors": self._codeowners_answer,
@@ -333,7 +336,7 @@ class RecordedGitHub:
         members = self._teams.get((values["org"].lower(), values["slug"].lower()))
         if members is None:
             raise AnswerError(404, "not-found")
-        return [_user(login, index + 1) for index, login in enumerate(members)]
+        return [examples.user(login, index + 1) for index, login in enumerate(members)]
 
     def _branch_rules(self, branch: str) -> list[dict[str, Any]]:
         rules = []
@@ -341,20 +344,8 @@ class RecordedGitHub:
             if ruleset["enforcement"] != "active" or not self._applies(ruleset, branch):
                 continue
             for rule in ruleset["rules"]:
-                rules.append(self._effective(rule, ruleset["id"]))
+                rules.append(examples.effective_rule(self.repository, rule, ruleset["id"]))
         return rules
-
-    def _effective(self, rule: dict[str, Any], ruleset_id: int) -> dict[str, Any]:
-        """A rule as "Get rules for a branch" shows it: with where it comes from."""
-        effective = {
-            "type": rule["type"],
-            "ruleset_source_type": "Repository",
-            "ruleset_source": self.repository,
-            "ruleset_id": ruleset_id,
-        }
-        if "parameters" in rule:
-            effective["parameters"] = copy.deepcopy(rule["parameters"])
-        return effective
 
     def _applies(self, ruleset: dict[str, Any], branch: str) -> bool:
         if ruleset.get("target", "branch") != "branch":
@@ -392,83 +383,15 @@ class RecordedGitHub:
 
     # -- documented responses, filled in ----------------------------------------------
 
+    def _pull_json(self, pull: _Pull, simple: bool = False) -> dict[str, Any]:
+        return examples.pull(
+            self.repository, pull.number, pull.author, pull.head_sha, pull.base, pull.merged,
+            pull.merge_commit_sha, simple,
+        )  # fmt: skip
+
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
-
-    def _api(self, *parts: object) -> str:
-        return "https://api.github.com/" + "/".join(str(part) for part in parts)
-
-    def _pull_json(self, pull: _Pull, simple: bool) -> dict[str, Any]:
-        body = recorded("commit-pulls")[0] if simple else recorded("pull-request")
-        body["url"] = self._api("repos", self.repository, "pulls", pull.number)
-        body["html_url"] = f"https://github.com/{self.repository}/pull/{pull.number}"
-        body["number"] = pull.number
-        body["state"] = "closed" if pull.merged else "open"
-        body["user"]["login"] = pull.author
-        body["head"]["sha"] = pull.head_sha
-        body["base"]["ref"] = pull.base
-        for side in ("head", "base"):
-            body[side]["repo"]["full_name"] = self.repository
-        body["merge_commit_sha"] = pull.merge_commit_sha
-        body["merged_at"] = body["closed_at"] = "2024-05-02T10:00:00Z" if pull.merged else None
-        if not simple:
-            body["merged"] = pull.merged
-        return body
-
-    def _review_json(
-        self, number: int, review_id: int, login: str, state: str, commit_id: str
-    ) -> dict[str, Any]:
-        body = recorded("reviews")[0]
-        pull_url = self._api("repos", self.repository, "pulls", number)
-        html = f"https://github.com/{self.repository}/pull/{number}#pullrequestreview-{review_id}"
-        body.update(id=review_id, state=state, commit_id=commit_id, html_url=html)
-        body["user"]["login"] = login
-        body["pull_request_url"] = pull_url
-        body["_links"] = {"html": {"href": html}, "pull_request": {"href": pull_url}}
-        # reviews are listed in the order they were submitted
-        body["submitted_at"] = f"2024-05-01T{review_id % 24:02d}:{review_id % 60:02d}:00Z"
-        if state == "PENDING":
-            del body["submitted_at"]
-        return body
-
-    def _ruleset_json(
-        self, ruleset_id: int, source: dict[str, Any], enforcement: str
-    ) -> dict[str, Any]:
-        body = recorded("ruleset")
-        given = {key: value for key, value in source.items() if key != "$comment"}
-        body.update(copy.deepcopy(given))
-        body.update(id=ruleset_id, enforcement=enforcement, source=self.repository)
-        body["source_type"] = "Repository"
-        body["node_id"] = f"RRS_recorded{ruleset_id}"
-        body["_links"] = {
-            "self": {"href": self._api("repos", self.repository, "rulesets", ruleset_id)},
-            "html": {"href": f"https://github.com/{self.repository}/rules/{ruleset_id}"},
-        }
-        return body
-
-    def _environment_json(
-        self, name: str, reviewers: list[str], branch_policy: str | None
-    ) -> dict[str, Any]:
-        body = recorded("environment")
-        _wait_timer, required, policy_rule = body["protection_rules"]
-        body.update(name=name, url=self._api("repos", self.repository, "environments", name))
-        body["html_url"] = (
-            f"https://github.com/{self.repository}/deployments/activity_log"
-            f"?environments_filter={name}"
-        )
-        user, team = required["reviewers"]
-        required["reviewers"] = [_reviewer(entry, user, team) for entry in reviewers]
-        rules = [required] if reviewers else []
-        policies = {
-            "protected": {"protected_branches": True, "custom_branch_policies": False},
-            "custom": {"protected_branches": False, "custom_branch_policies": True},
-        }
-        if branch_policy is not None:
-            rules.append(policy_rule)
-        body["protection_rules"] = rules
-        body["deployment_branch_policy"] = policies[branch_policy] if branch_policy else None
-        return body
 
 
 def _match(pattern: tuple[str, ...], segments: list[str]) -> dict[str, str] | None:
@@ -481,42 +404,3 @@ def _match(pattern: tuple[str, ...], segments: list[str]) -> dict[str, str] | No
         elif expected != segment:
             return None
     return values
-
-
-def _user(login: str, user_id: int) -> dict[str, Any]:
-    body = recorded("simple-user")
-    body.update(login=login, id=user_id)
-    body["url"] = f"https://api.github.com/users/{login}"
-    body["html_url"] = f"https://github.com/{login}"
-    return body
-
-
-def _reviewer(entry: str, user: dict[str, Any], team: dict[str, Any]) -> dict[str, Any]:
-    if "/" in entry:
-        org, slug = entry.split("/", 1)
-        reviewer = copy.deepcopy(team)
-        reviewer["reviewer"].update(slug=slug, name=slug)
-        reviewer["reviewer"]["html_url"] = f"https://github.com/orgs/{org}/teams/{slug}"
-        return reviewer
-    reviewer = copy.deepcopy(user)
-    reviewer["reviewer"]["login"] = entry
-    return reviewer
-
-
-def _summary(ruleset: dict[str, Any]) -> dict[str, Any]:
-    """A ruleset as "Get all repository rulesets" lists it: without its rules."""
-    keys = recorded("rulesets")[0].keys()
-    return {key: copy.deepcopy(ruleset[key]) for key in keys}
-
-
-def _codeowners_error(error: dict[str, Any]) -> dict[str, Any]:
-    """An error of "List CODEOWNERS errors", its message laid out as GitHub does."""
-    line, kind, source = error["line"], error["kind"], error["source"]
-    column = error.get("column", 1)
-    suggestion = error.get("suggestion")
-    head = f"{kind} on line {line}: {suggestion}" if suggestion else f"{kind} on line {line}:"
-    message = f"{head}\n\n  {source}\n  {' ' * (column - 1)}^"
-    body = recorded("codeowners-errors")["errors"][0]
-    body.update(line=line, column=column, kind=kind, source=source, suggestion=suggestion)
-    body.update(message=message, path=error.get("path", ".github/CODEOWNERS"))
-    return body
