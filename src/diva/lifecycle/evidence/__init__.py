@@ -1,4 +1,4 @@
-"""Read-only evidence adapters: git, DVC, MLflow, the image registry, the evidence file.
+"""Read-only evidence adapters: git, DVC, MLflow, the image registry, GitHub, the evidence file.
 
 Each adapter reads one source and raises :class:`UnreachableError` — never guesses — when
 the source cannot be reached, so that a gate reports "unreachable" instead of passing.
