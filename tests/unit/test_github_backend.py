@@ -46,6 +46,7 @@ from tests.support.hostile import (
 
 GATE = ".github/workflows/diva-gate.yml"
 PIPELINE = ".github/workflows/diva-pipeline.yml"
+RECORD = ".github/workflows/diva-record.yml"
 SETUP_PYTHON_SHA = "a26af69be951a213d495a4c3e4e4022e16d87065"
 
 
@@ -68,6 +69,7 @@ def test_stage_0_gets_ownership_template_ruleset_and_gate() -> None:
         ".github/CODEOWNERS",
         ".github/pull_request_template.md",
         GATE,
+        RECORD,
         "generated/ruleset-required-workflow.json",
         "generated/ruleset.json",
     ]
@@ -94,7 +96,9 @@ def test_gate_runs_on_pull_requests_into_main() -> None:
         "pull_request": {
             "branches": ["main"],
             "types": ["opened", "synchronize", "reopened", "ready_for_review"],
-        }
+        },
+        # an approval or a dismissal changes the verdict
+        "pull_request_review": {"types": ["submitted", "dismissed"]},
     }
     assert list(workflow["jobs"]) == ["gate"]
     assert workflow["jobs"]["gate"]["name"] == "diva gate"
@@ -133,7 +137,7 @@ def test_gate_installs_the_compiling_diva_version_outside_the_checkout() -> None
 def test_every_workflow_keeps_the_working_directory_off_sys_path() -> None:
     texts = files(with_stage(5))
     workflows = [name for name in texts if name.startswith(".github/workflows/")]
-    assert len(workflows) == 4
+    assert len(workflows) == 5
     for name in workflows:
         assert load_yaml(texts[name])["env"] == {"PYTHONSAFEPATH": "1"}, name
         comment = "the working directory is never on sys.path"
@@ -153,9 +157,36 @@ def test_gate_installs_dvc_from_stage_2_for_the_remote_checks() -> None:
 
 
 def test_gate_reads_the_base_branch_from_the_environment() -> None:
+    """From the event's pull request: ``github.base_ref`` is empty on a review event."""
     gate = steps(load_yaml(files(with_stage(0))[GATE]))[-1]
-    assert gate["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    assert gate["env"]["BASE_REF"] == "${{ github.event.pull_request.base.ref }}"
     assert gate["run"] == 'diva gate --base "origin/${BASE_REF}" --format markdown'
+
+
+def test_gate_reads_reviews_with_a_read_only_token() -> None:
+    workflow = load_yaml(files(with_stage(0))[GATE])
+    assert workflow["jobs"]["gate"]["permissions"] == {"contents": "read", "pull-requests": "read"}
+    env = steps(workflow)[-1]["env"]
+    assert env["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert env["DIVA_GATE_GITHUB_TOKEN"] == "${{ secrets.DIVA_GATE_GITHUB_TOKEN }}"
+
+
+# --- the record workflow -------------------------------------------------------------
+
+
+def test_record_runs_after_a_merge_and_may_write_notes_only() -> None:
+    text = files(with_stage(0))[RECORD]
+    workflow = load_yaml(text)
+    assert workflow["on"] == {"push": {"branches": ["main"]}}
+    (record,) = workflow["jobs"].values()
+    assert record["permissions"] == {"contents": "write", "pull-requests": "read"}
+    assert "contents: write  # push the verdict note (refs/notes/diva), never a branch\n" in text
+    script = steps(workflow)[-1]["run"]
+    assert "diva gate --base HEAD^1 --head HEAD --record" in script
+    pushes = [line for line in script.splitlines() if " push " in line]
+    assert pushes
+    assert all("push origin refs/notes/diva;" in line for line in pushes)
+    assert "${{" not in script  # no expression, so no value a pull request could plant
 
 
 # --- the pipeline workflow -----------------------------------------------------------

@@ -13,7 +13,17 @@ from typing import Any
 import click
 
 from diva import __version__
-from diva.cli import compile, consume, images, lifecycle, monitor, release, scaffold, spec
+from diva.cli import (
+    compile,
+    consume,
+    history,
+    images,
+    lifecycle,
+    monitor,
+    release,
+    scaffold,
+    spec,
+)
 from diva.errors import DivaError
 
 
@@ -39,7 +49,7 @@ def cli() -> None:
     """
 
 
-for _module in (spec, compile, lifecycle, images, release, consume, scaffold, monitor):
+for _module in (spec, compile, lifecycle, history, images, release, consume, scaffold, monitor):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

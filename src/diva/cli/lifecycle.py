@@ -82,10 +82,10 @@ def gate(
         RENDERERS,
         as_markdown,
         evaluate,
-        keep_record,
         resolve_commit,
         uncommitted,
     )
+    from diva.lifecycle.history import keep
 
     root, name = project_root(spec)
     try:
@@ -95,7 +95,7 @@ def gate(
             pull = merged_pull_source(os.environ, commit, repo)
         report = evaluate(root, base, name, commit, pull)
         if record:
-            keep_record(root, report, commit)
+            keep(root, report, commit)
     except UnreachableError as err:
         raise UsageError(str(err)) from err
     if head == "HEAD" and uncommitted(root):

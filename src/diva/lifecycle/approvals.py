@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from diva.compiler.ir import Project
 from diva.compiler.policy import Approval
@@ -384,22 +384,3 @@ def merged_pull_source(
     pulls = github.pulls_of_commit(commit)
     merged = [pull for pull in pulls if pull.merge_commit_sha == commit] or pulls
     return PullSource(github, merged[0].number) if merged else None
-
-
-def record_of(report_json: dict[str, Any], facts: Mapping[str, Any], when: str) -> dict[str, Any]:
-    """The verdict record kept as a git note (:mod:`diva.lifecycle.evidence.notes`)."""
-    return {
-        "diva": 1,
-        **facts,
-        "passed": report_json["passed"],
-        "from": report_json["base_stage"],
-        "to": report_json["head_stage"],
-        "movement": report_json["movement"],
-        "releases": facts.get("evidence", {}).get("releases", {}),
-        "rows": [
-            {"id": row["id"], "status": row["status"], "detail": row["detail"]}
-            for row in report_json["checkpoints"]
-        ],
-        "evidence_summary": report_json["evidence"],
-        "recorded_at": when,
-    }

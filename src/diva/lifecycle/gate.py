@@ -192,18 +192,6 @@ def resolve_commit(root: Path, ref: str) -> str:
     return CommitTree(root, ref).commit
 
 
-def keep_record(root: Path, report: Report, commit: str) -> None:
-    """The verdict on ``commit`` as a git note on it (``refs/notes/diva``)."""
-    import json
-    from datetime import UTC, datetime
-
-    from diva.lifecycle.evidence import notes
-
-    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    facts = {"commit": commit, **report.facts}
-    notes.write(root, commit, approvals.record_of(json.loads(as_json(report)), facts, when))
-
-
 def uncommitted(root: Path) -> bool:
     """Whether the project folder has changes the gate will not see (it judges commits)."""
     return bool(git_evidence.git(root, "status", "--porcelain", "--", ".").strip())

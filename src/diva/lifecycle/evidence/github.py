@@ -94,7 +94,7 @@ def _check_api_url(api_url: str) -> str:
 class _SameOrigin(urllib.request.HTTPRedirectHandler):
     """Follows a redirect only within the API's origin: the token must not travel."""
 
-    def redirect_request(  # type: ignore[override]
+    def redirect_request(
         self,
         req: urllib.request.Request,
         fp: Any,

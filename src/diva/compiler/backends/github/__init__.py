@@ -22,6 +22,7 @@ from diva.compiler.backends.github.workflows import (
     GATE_WORKFLOW,
     MONITOR_WORKFLOW,
     PIPELINE_WORKFLOW,
+    RECORD_PERMISSIONS,
     RECORD_WORKFLOW,
     RELEASE_WORKFLOW,
     gate_workflow,
@@ -54,7 +55,9 @@ def emit(project: Project) -> list[Artifact]:
         Artifact(RULESET_FILE, json_text(ruleset(), source)),
         Artifact(REQUIRED_WORKFLOW_RULESET_FILE, json_text(required_workflow_ruleset(), source)),
         Artifact(GATE_WORKFLOW, workflow_text(gate_workflow(project), source)),
-        Artifact(RECORD_WORKFLOW, workflow_text(record_workflow(project), source)),
+        Artifact(
+            RECORD_WORKFLOW, workflow_text(record_workflow(project), source, RECORD_PERMISSIONS)
+        ),
     ]
     pipeline = pipeline_workflow(project) if project.stage >= 2 else None
     if pipeline is not None:

@@ -107,7 +107,7 @@ GATE_TIMEOUT_MINUTES = 15
 PIPELINE_TIMEOUT_MINUTES = 60
 #: Why a job holds a write permission: written next to it, for reviewers (and zizmor).
 WRITE_PERMISSIONS = {
-    "contents": "push the release branch (record: the verdict note)",
+    "contents": "push the release branch",
     "pull-requests": "open the release pull request",
 }
 #: Every workflow's environment: Python never puts the working directory (or a script's
@@ -122,9 +122,16 @@ SPEC_IN_WORKSPACE = f'"$GITHUB_WORKSPACE/{SPEC_FILE}"'
 REQUIREMENTS = "requirements.txt"
 
 
-def workflow_text(workflow: dict[str, Any], source: str) -> str:
+#: Why the record job may write: the verdict note, never a branch.
+RECORD_PERMISSIONS = {"contents": "push the verdict note (refs/notes/diva), never a branch"}
+
+
+def workflow_text(
+    workflow: dict[str, Any], source: str, reasons: dict[str, str] = WRITE_PERMISSIONS
+) -> str:
+    """The workflow as YAML, each write permission commented with its ``reasons``."""
     comments = {f"uses: {action.uses}": action.version for action in ACTIONS}
-    comments |= {f"{scope}: write": reason for scope, reason in WRITE_PERMISSIONS.items()}
+    comments |= {f"{scope}: write": reason for scope, reason in reasons.items()}
     comments["PYTHONSAFEPATH: '1'"] = "the working directory is never on sys.path"
     return yaml_text(workflow, source, line_comments=comments)
 
