@@ -19,11 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from diva.compiler.ir import Release
 from diva.errors import UsageError
-from diva.lifecycle import releases
 from diva.lifecycle.evidence import notes
-from diva.lifecycle.evidence.git import END_OF_OPTIONS, blobs, git, stage_of
+from diva.lifecycle.evidence.git import END_OF_OPTIONS, Pin, blobs, facts_of, facts_slice, git
 from diva.lifecycle.report import Report, as_json
 
 
@@ -38,7 +36,7 @@ class Entry:
     before: int | None
     after: int | None
     #: the environments it pinned anew, and what
-    released: dict[str, Release] = field(default_factory=dict)
+    released: dict[str, Pin] = field(default_factory=dict)
     #: the verdict the record job kept on it, None when there is none
     record: dict[str, Any] | None = None
 
@@ -75,15 +73,17 @@ def entries(root: Path, ref: str = "HEAD", spec_file: str = "diva.yaml") -> list
     prefix = git(root, "rev-parse", "--show-prefix").strip()
     texts = blobs(root, [f"{commit}:{prefix}{spec_file}" for commit, _, _ in lines])
     records = notes.read_all(root)
-    read: dict[bytes | None, tuple[int | None, dict[str, Release]]] = {}
+    read: dict[bytes | None, tuple[int | None, dict[str, Pin]]] = {}
     found: list[Entry] = []
     stage: int | None = None
-    pinned: dict[str, Release] = {}
+    pinned: dict[str, Pin] = {}
     for (commit, date, author), raw in zip(lines, texts, strict=True):
-        if raw not in read:  # most commits share a spec text with another
-            read[raw] = (stage_of(raw), releases.releases_in(raw))
-        after, now = read[raw]
-        new = {env: now[env] for env in releases.changed(pinned, now)}
+        part = facts_slice(raw) if raw is not None else None
+        text = raw if part is None else part
+        if text not in read:  # most versions share their stage and serving sections
+            read[text] = facts_of(text)
+        after, now = read[text]
+        new = {env: pin for env, pin in now.items() if pinned.get(env) != pin}
         if after != stage or new:
             when = datetime.fromisoformat(date).astimezone(UTC)
             found.append(Entry(commit, when, author, stage, after, new, records.get(commit)))
@@ -99,7 +99,7 @@ class State:
     when: datetime
     stage: int | None
     staged_by: Entry | None
-    releases: dict[str, tuple[Release, Entry]]
+    releases: dict[str, tuple[Pin, Entry]]
 
 
 def at(found: list[Entry], when: datetime) -> State:
@@ -107,7 +107,7 @@ def at(found: list[Entry], when: datetime) -> State:
     that landed at or before it."""
     stage: int | None = None
     staged_by: Entry | None = None
-    pinned: dict[str, tuple[Release, Entry]] = {}
+    pinned: dict[str, tuple[Pin, Entry]] = {}
     for entry in found:
         if entry.date > when:
             break
@@ -139,7 +139,7 @@ def for_environment(found: list[Entry], environment: str) -> list[Entry]:
     ]
 
 
-def _release_text(release: Release) -> str:
+def _release_text(release: Pin) -> str:
     digest = release.image_digest or "no image yet"
     return f"model version {release.model_version}, image {digest}"
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from diva.compiler.ir import Project, Release
 from diva.compiler.pipeline import load_project
-from diva.compiler.source import load_bytes
 from diva.compiler.spec.model import Spec
 from diva.errors import DivaError, UsageError, did_you_mean
+from diva.lifecycle.evidence.git import facts_of
 
 DEFAULT_CHAMPION = "champion"
 
@@ -42,17 +42,10 @@ def alias_for(spec: Spec, environment: str) -> str:
 def releases_in(raw: bytes | None) -> dict[str, Release]:
     """The releases a spec text declares, read leniently (for the base of a pull request,
     which may be invalid or older); what cannot be read counts as no release."""
-    try:
-        data = load_bytes(raw).data if raw is not None else {}
-    except DivaError:
-        return {}
-    entries = (data.get("serving") or {}).get("releases") or {}
-    found = {}
-    for environment, entry in entries.items() if isinstance(entries, dict) else ():
-        if isinstance(entry, dict) and isinstance(entry.get("model_version"), int):
-            digest = entry.get("image_digest")
-            found[str(environment)] = Release(entry["model_version"], digest and str(digest))
-    return found
+    return {
+        environment: Release(pin.model_version, pin.image_digest)
+        for environment, pin in facts_of(raw)[1].items()
+    }
 
 
 def changed(before: Mapping[str, Release], after: Mapping[str, Release]) -> list[str]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from diva import tools
 from diva.compiler.source import load_bytes
@@ -36,12 +38,70 @@ def git(root: Path, *args: str, check: bool = True) -> str:
 
 def stage_of(raw: bytes | None) -> int | None:
     """The stage a spec text declares, or None when it has none that can be read."""
+    return facts_of(raw)[0]
+
+
+@dataclass(frozen=True)
+class Pin:
+    """What a spec text pins for one environment (``serving.releases.<env>``)."""
+
+    model_version: int
+    image_digest: str | None
+
+
+def pins_in(data: Mapping[str, Any]) -> dict[str, Pin]:
+    """The releases a spec's data pins, read leniently: what is not a release is none."""
+    serving = data.get("serving")
+    entries = serving.get("releases") if isinstance(serving, dict) else None
+    found = {}
+    for environment, entry in entries.items() if isinstance(entries, dict) else ():
+        if isinstance(entry, dict) and type(entry.get("model_version")) is int:
+            digest = entry.get("image_digest")
+            found[str(environment)] = Pin(entry["model_version"], digest and str(digest))
+    return found
+
+
+def facts_of(raw: bytes | None) -> tuple[int | None, dict[str, Pin]]:
+    """The stage and the release pins of a spec text, in one parse; what cannot be
+    read counts as none (a base or an old commit may hold an invalid spec)."""
     if raw is None:
-        return None
+        return None, {}
     try:
-        return parse_stage(load_bytes(raw).data.get("stage")).number
-    except (DivaError, ValueError):
-        return None
+        data = load_bytes(raw).data
+    except DivaError:
+        return None, {}
+    try:
+        stage: int | None = parse_stage(data.get("stage")).number
+    except ValueError:
+        stage = None
+    return stage, pins_in(data)
+
+
+#: A top-level key of a block-style mapping, at column 0.
+_TOP_KEY = re.compile(rb"[A-Za-z_][A-Za-z0-9_-]*[ \t]*:(?:[ \t]|$)")
+
+
+def facts_slice(raw: bytes) -> bytes | None:
+    """The ``stage`` and ``serving`` sections of a block-style spec text, the only
+    part :func:`facts_of` reads: versions that differ elsewhere share it, so a long
+    history parses each distinct slice once. None when the text is not plainly block
+    style at the top (a flow mapping, a document marker, a quoted or repeated key):
+    then the whole text is read."""
+    sections: dict[bytes, list[bytes]] = {}
+    current: list[bytes] | None = None
+    for line in raw.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t", b"\n", b"\r", b"#") or not line.strip():
+            if current is not None:
+                current.append(line)
+            continue
+        match = _TOP_KEY.match(line)
+        if match is None:
+            return None
+        key = line.split(b":", 1)[0].strip()
+        if key in sections:
+            return None
+        current = sections[key] = [line]
+    return b"".join(b"".join(sections.get(key, [])) for key in (b"stage", b"serving"))
 
 
 def stage_history(root: Path, ref: str = "HEAD", spec: str = "diva.yaml") -> list[StageChange]:
