@@ -45,6 +45,7 @@ from tests.support.dvc_cli import DVC, sh
 from tests.support.gate import at_stage
 from tests.support.gate_repo import failing, month_hash
 from tests.support.git_repo import commit_spec, compile_here, git, init_repo, propose
+from tests.support.github_api import RecordedGitHub
 from tests.support.http_remote import HttpRemote, serving
 from tests.support.mlflow_server import Credentials, Server, as_user, running
 
@@ -79,6 +80,14 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     with running(folder / "mlflow", admin=ADMIN) as mlflow, serving(folder / "dvc") as remote:
         mlflow.add_user(ADMIN, GATE)
         yield Team(mlflow, remote)
+
+
+@pytest.fixture(scope="module")
+def github() -> Iterator[RecordedGitHub]:
+    """GitHub's REST API as documented (the real one cannot be reached here): the pull
+    request the gate counts approvals on. The project has no team: none is required."""
+    with RecordedGitHub() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -169,25 +178,29 @@ PAYLOAD = {
 
 
 def run_gate(
-    repo: Path, wheels: Path, *, password: str | None = GATE.password
+    repo: Path, wheels: Path, github: RecordedGitHub, *, password: str | None = GATE.password
 ) -> subprocess.CompletedProcess[str]:
     """act runs the generated gate workflow; the repository's variable names the gate's
-    MLflow user, its secret (when given) holds the password."""
+    MLflow user, its secret (when given) holds the password. The pull request's reviews
+    come from ``github`` (act takes its URL and the repository from ``--env``)."""
+    github.add_pull(3, "alice", git(repo, "rev-parse", "HEAD"))
+    api = {"GITHUB_API_URL": github.url, "GITHUB_REPOSITORY": github.repository}
     return run_act(
         repo,
         "pull_request",
         PAYLOAD,
         workflow=repo / ".github" / "workflows" / "diva-gate.yml",
-        env=OFFLINE_PIP_ENV,
+        env={**OFFLINE_PIP_ENV, **api},
         variables={"DIVA_GATE_MLFLOW_USERNAME": GATE.username},
-        secrets={} if password is None else {"DIVA_GATE_MLFLOW_PASSWORD": password},
+        secrets={"GITHUB_TOKEN": github.token}
+        | ({} if password is None else {"DIVA_GATE_MLFLOW_PASSWORD": password}),
         mounts={wheels: WHEELHOUSE},
         timeout=900,
     )
 
 
-_STATUS = {"✅": "pass", "❌": "fail", "⚠️": "unreachable", "⛔": "unverified"}
-_ROW = re.compile(r"\| (✅|❌|⚠️|⛔) \| `([^`]+)` \| [^|]* \| (.*) \|\s*$")
+_STATUS = {"✅": "pass", "🔸": "warn", "❌": "fail", "⚠️": "unreachable", "⛔": "unverified"}
+_ROW = re.compile(r"\| (✅|🔸|❌|⚠️|⛔) \| `([^`]+)` \| [^|]* \| (.*) \|\s*$")
 
 
 def rows_in(log: str) -> dict[str, tuple[str, str]]:
@@ -224,9 +237,11 @@ def genuine(tmp_path_factory: pytest.TempPathFactory, team: Team) -> Path:
     return repo
 
 
-def test_a_genuine_promotion_passes(genuine: Path, wheels: Path, team: Team) -> None:
+def test_a_genuine_promotion_passes(
+    genuine: Path, wheels: Path, team: Team, github: RecordedGitHub
+) -> None:
     asked = len(team.remote.requests)
-    result = run_gate(genuine, wheels)
+    result = run_gate(genuine, wheels, github)
     rows = judged(result)
     assert result.returncode == 0, shown(result)
     assert "diva gate passed: promotion 2 -> 3" in result.stdout
@@ -239,10 +254,10 @@ def test_a_genuine_promotion_passes(genuine: Path, wheels: Path, team: Team) -> 
 
 
 def test_without_the_password_the_mlflow_rows_are_unreachable(
-    genuine: Path, wheels: Path, team: Team
+    genuine: Path, wheels: Path, team: Team, github: RecordedGitHub
 ) -> None:
     """As for a pull request from a fork, which gets no secrets: the server says 401."""
-    result = run_gate(genuine, wheels, password=None)
+    result = run_gate(genuine, wheels, github, password=None)
     rows = judged(result)
     assert result.returncode != 0
     assert "diva gate failed: promotion 2 -> 3" in result.stdout
@@ -252,7 +267,9 @@ def test_without_the_password_the_mlflow_rows_are_unreachable(
     assert rows["data.small"][0] == "pass"
 
 
-def test_a_forged_evidence_file_is_not_proof(tmp_path: Path, wheels: Path, team: Team) -> None:
+def test_a_forged_evidence_file_is_not_proof(
+    tmp_path: Path, wheels: Path, team: Team, github: RecordedGitHub
+) -> None:
     """The server's only run misses the rmse target; the pull request commits a
     diva.evidence.json that claims a perfect run."""
     repo = project(tmp_path, "forged", team)
@@ -265,7 +282,7 @@ def test_a_forged_evidence_file_is_not_proof(tmp_path: Path, wheels: Path, team:
     }
     (repo / "diva.evidence.json").write_text(json.dumps({"mlflow": {"runs": [perfect]}}))
     ask_for_stage_3(repo, spec("forged", 3, team.mlflow.url, team.remote.url))
-    result = run_gate(repo, wheels)
+    result = run_gate(repo, wheels, github)
     rows = judged(result)
     assert result.returncode != 0
     assert "Job failed" in result.stdout
@@ -275,7 +292,9 @@ def test_a_forged_evidence_file_is_not_proof(tmp_path: Path, wheels: Path, team:
     assert f"Evidence: verified against MLflow at {team.mlflow.url}\n" in result.stdout
 
 
-def test_changed_data_that_was_not_pushed_fails(tmp_path: Path, wheels: Path, team: Team) -> None:
+def test_changed_data_that_was_not_pushed_fails(
+    tmp_path: Path, wheels: Path, team: Team, github: RecordedGitHub
+) -> None:
     """The pull request changes the data (a new hash in data/month.dvc and dvc.lock)
     but pushes nothing and has no run on it: the run on the old data does not count."""
     repo = project(tmp_path, "tampered", team)
@@ -284,7 +303,7 @@ def test_changed_data_that_was_not_pushed_fails(tmp_path: Path, wheels: Path, te
     sh(repo, *DVC, "add", "-q", "data/month")
     lock(repo)
     ask_for_stage_3(repo, spec("tampered", 3, team.mlflow.url, team.remote.url))
-    result = run_gate(repo, wheels)
+    result = run_gate(repo, wheels, github)
     rows = judged(result)
     assert result.returncode != 0
     assert "Job failed" in result.stdout
@@ -294,7 +313,7 @@ def test_changed_data_that_was_not_pushed_fails(tmp_path: Path, wheels: Path, te
 
 
 def test_a_pull_request_cannot_point_the_gate_at_its_own_server(
-    tmp_path: Path, wheels: Path, team: Team, attacker: Server
+    tmp_path: Path, wheels: Path, team: Team, attacker: Server, github: RecordedGitHub
 ) -> None:
     """The team's server has only a run that misses the rmse target; the pull request
     points platform.mlflow at a server of its own, with a perfect run. The gate asks
@@ -304,7 +323,7 @@ def test_a_pull_request_cannot_point_the_gate_at_its_own_server(
     log_run(attacker, "pointed", month_hash(repo), by=None, rmse=0.01, r2=0.99)
     ask_for_stage_3(repo, spec("pointed", 3, attacker.url, team.remote.url))
     before = attacker.requests_logged()
-    result = run_gate(repo, wheels)
+    result = run_gate(repo, wheels, github)
     rows = judged(result)
     assert result.returncode != 0
     assert "Job failed" in result.stdout

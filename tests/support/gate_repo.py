@@ -15,6 +15,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from diva.lifecycle.report import PASSING
 from tests.support.dvc_cli import DVC, sh
 from tests.support.process import RunDiva
 
@@ -98,4 +99,4 @@ def gate(run_diva: RunDiva, repo: Path) -> tuple[int, dict[str, Any], dict[str, 
 
 
 def failing(rows: dict[str, tuple[str, str]]) -> dict[str, str]:
-    return {key: status for key, (status, _) in rows.items() if status != "pass"}
+    return {key: status for key, (status, _) in rows.items() if status not in PASSING}
