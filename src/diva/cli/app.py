@@ -16,6 +16,7 @@ from diva import __version__
 from diva.cli import (
     compile,
     consume,
+    doctor,
     history,
     images,
     lifecycle,
@@ -49,7 +50,18 @@ def cli() -> None:
     """
 
 
-for _module in (spec, compile, lifecycle, history, images, release, consume, scaffold, monitor):
+for _module in (
+    spec,
+    compile,
+    lifecycle,
+    history,
+    doctor,
+    images,
+    release,
+    consume,
+    scaffold,
+    monitor,
+):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

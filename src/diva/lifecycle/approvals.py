@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from diva.compiler.ir import Project
 from diva.compiler.policy import Approval
@@ -55,6 +55,7 @@ class Reviews(Protocol):
     def pull_request(self, number: int) -> PullRequest: ...
     def reviews(self, number: int) -> list[Review]: ...
     def team_members(self, org: str, slug: str) -> list[str]: ...
+    def branch_rules(self, branch: str) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,6 @@ def count(policy: Project, wanted: list[str], source: PullSource | None, head: s
     ``head`` the commit the gate judges, with its parents, which must be the pull
     request's head (or a merge of it)."""
     needs = {kind: policy.approvals.get(kind, ()) for kind in wanted}
-    if not wanted:
-        return Counted([])
     if source is None:
         return Counted(
             [
@@ -215,7 +214,7 @@ def count(policy: Project, wanted: list[str], source: PullSource | None, head: s
         return counted
     for kind, need in needs.items():
         counted.rows += _kind_rows(kind, need, state, holders, counted.approvers)
-    if state.changes:
+    if state.changes and needs:
         who = ", ".join(f"@{name}" for name in sorted(state.changes))
         counted.rows.append(
             Row(

@@ -31,7 +31,7 @@ from diva.compiler.source import Document, load_bytes
 from diva.compiler.validate import validate_document
 from diva.contract import LOCK_FILE
 from diva.errors import SpecError
-from diva.lifecycle import approvals, checkpoints, policy, release_checks
+from diva.lifecycle import approvals, checkpoints, policy, protection, release_checks
 from diva.lifecycle import releases as release
 from diva.lifecycle.approvals import PullSource
 from diva.lifecycle.checkpoints import Context, RunSource, Verdict
@@ -235,6 +235,8 @@ def _judge(
     head = git_evidence.git(root, "rev-list", "--parents", "-n1", trees[0].commit).strip()
     counted = approvals.count(judge, wanted, pull, head)
     report.rows += counted.rows
+    if pull is not None and counted.pull is not None:  # in CI: is the gate enforced?
+        report.rows.append(protection.gate_row(pull.github, counted.pull.base_ref))
     report.facts |= _facts(counted, trees, project, context.root)
     drift, generated = _drift(context.root, project.spec_file)
     report.rows += [drift, _workflows(trees, generated)]

@@ -68,6 +68,21 @@ def valid_repository(repository: str) -> bool:
     return REPOSITORY.match(repository) is not None
 
 
+#: A github.com remote: ``https://github.com/o/r(.git)``, ``git@github.com:o/r(.git)``,
+#: ``ssh://git@github.com/o/r(.git)``.
+_REMOTE = re.compile(
+    r"^(?:https://(?:[^@/]+@)?|ssh://git@|git@)github\.com[:/]([^/]+/[^/]+?)(?:\.git)?/?$"
+)
+
+
+def repository_of_remote(url: str) -> str | None:
+    """The ``owner/name`` of a github.com remote URL; None for any other remote."""
+    match = _REMOTE.match(url.strip())
+    if match is None or not valid_repository(match[1]):
+        return None
+    return match[1]
+
+
 def _loopback(host: str | None) -> bool:
     if host is None:
         return False
