@@ -22,7 +22,7 @@ from diva.lifecycle.proposals.pin import Pinned, pin, resolve
 from tests.support.docker_harness import free_port
 from tests.support.git_repo import commit_spec, git, git_only_on_path, init_repo, propose
 from tests.support.process import RunDiva
-from tests.support.release import DIGEST, OTHER, RELEASES_LINE, release_spec
+from tests.support.release import DIGEST, OTHER, RELEASES_LINE, mlflow_store, release_spec
 
 mlflow_tracking = pytest.importorskip("mlflow.tracking")
 
@@ -31,21 +31,7 @@ mlflow_tracking = pytest.importorskip("mlflow.tracking")
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow store with model ``demo``: version 1 from a run that meets the large
-    target (rmse 0.05), version 2 from one that misses it (rmse 0.5)."""
-    folder = tmp_path_factory.mktemp("mlflow")
-    database = folder / "mlflow.db"
-    client = mlflow_tracking.MlflowClient(tracking_uri=f"sqlite:///{database}")
-    experiment = client.create_experiment("demo", artifact_location=str(folder / "artifacts"))
-    client.create_registered_model("demo")
-    for rmse in (0.05, 0.5):
-        run = client.create_run(experiment, tags={"diva.project": "demo"})
-        client.log_metric(run.info.run_id, "rmse", rmse)
-        client.set_terminated(run.info.run_id)
-        model = folder / f"model-{rmse}"
-        model.mkdir()
-        client.create_model_version("demo", source=str(model), run_id=run.info.run_id)
-    return database
+    return mlflow_store(tmp_path_factory.mktemp("mlflow"))
 
 
 @pytest.fixture

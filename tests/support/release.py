@@ -23,3 +23,22 @@ def release_spec(store: Path, registry: str, releases: str = RELEASES_LINE) -> s
         "serving:\n  pattern: model-as-service   # served as a REST service\n"
         f"  # what each environment runs\n{releases}"
     )
+
+
+def mlflow_store(folder: Path) -> Path:
+    """A real MLflow store (SQLite) with model ``demo``: version 1 from a run that meets
+    the large target (rmse 0.05), version 2 from one that misses it (rmse 0.5)."""
+    from mlflow.tracking import MlflowClient
+
+    database = folder / "mlflow.db"
+    client = MlflowClient(tracking_uri=f"sqlite:///{database}")
+    experiment = client.create_experiment("demo", artifact_location=str(folder / "artifacts"))
+    client.create_registered_model("demo")
+    for rmse in (0.05, 0.5):
+        run = client.create_run(experiment, tags={"diva.project": "demo"})
+        client.log_metric(run.info.run_id, "rmse", rmse)
+        client.set_terminated(run.info.run_id)
+        model = folder / f"model-{rmse}"
+        model.mkdir()
+        client.create_model_version("demo", source=str(model), run_id=run.info.run_id)
+    return database

@@ -103,14 +103,15 @@ def test_the_cron_is_the_specs_own() -> None:
     assert entry == {"cron": "*/30 1-5 1,15 * 1-5"}
 
 
-def test_only_the_proposing_job_may_write_and_only_what_a_pull_request_needs() -> None:
+def test_only_the_proposing_jobs_may_write_and_only_what_a_pull_request_needs() -> None:
     workflow = monitor_of(with_stage(5))
     assert workflow["permissions"] == {"contents": "read"}
-    assert list(workflow["jobs"]) == JOBS
-    assert the_job(workflow, "propose")["permissions"] == {
-        "contents": "write",
-        "pull-requests": "write",
-    }
+    assert list(workflow["jobs"]) == [*JOBS, "releases"]
+    for job_id in ("propose", "releases"):
+        assert the_job(workflow, job_id)["permissions"] == {
+            "contents": "write",
+            "pull-requests": "write",
+        }
     for job_id in ("download", "evaluate"):
         assert "permissions" not in the_job(workflow, job_id)
 
@@ -329,3 +330,22 @@ def test_hostile_text_leaves_the_monitoring_workflow_unchanged() -> None:
     hostile_files = outputs(planted(hostile), 5)
     assert hostile_files[MONITOR] == outputs(planted(benign), 5)[MONITOR]
     assert "«field-" not in hostile_files[MONITOR]
+
+
+# --- the releases job: aliases moved outside a pull request ---------------------------
+
+
+def test_the_releases_job_compares_the_aliases_and_proposes_the_moved_ones() -> None:
+    """Only diva runs there (no requirements of the project), in the release
+    environment, on main, on the schedule, and independent of the monitoring run."""
+    workflow = monitor_of(with_stage(5))
+    releases = the_job(workflow, "releases")
+    assert releases["environment"] == "release"
+    assert releases["if"] == "github.ref == 'refs/heads/main'"
+    assert "needs" not in releases
+    run = releases["steps"][-1]["run"]
+    assert run.endswith('diva release verify --ratify --base "$GITHUB_REF_NAME"')
+    assert "${{" not in run
+    installs = " ".join(step.get("run", "") for step in releases["steps"])
+    assert "requirements.txt" not in installs
+    assert releases["steps"][0]["with"]["fetch-depth"] == 0

@@ -142,4 +142,57 @@ def alias(environments: tuple[str, ...], spec: Path) -> None:
         click.echo(f"{item.environment}: alias {item.alias} {change} version {item.version}")
 
 
+@release.command()
+@click.argument("environments", nargs=-1, metavar="[ENVIRONMENT]...")
+@click.option(
+    "--ratify",
+    is_flag=True,
+    help="For each alias moved outside a pull request, open a draft pull request that "
+    "pins its version (it goes through the gate and the release's approvals).",
+)
+@click.option("--remote", default="origin", show_default=True, help="Git remote to push to.")
+@click.option(
+    "--base", metavar="BRANCH", help="With --ratify: the target branch (default: current)."
+)
+@SPEC_OPTION
+def verify(
+    environments: tuple[str, ...], ratify: bool, remote: str, base: str | None, spec: Path
+) -> None:
+    """Check that each environment's MLflow alias carries the version its release pins.
+
+    An alias moved in MLflow's UI or API puts a model into production without a pull
+    request, a gate or an approval. Compares every alias (`champion` for production)
+    with serving.releases; without ENVIRONMENT, every environment that pins a release.
+    With --ratify, a moved alias's version is proposed as the new pin (branch
+    diva/release-ENV-vN); to undo the move instead, `diva release alias ENV` points the
+    alias back at the pin. Exit 0 all as pinned, 1 an alias moved, 4 MLflow unreachable.
+    """
+    from diva.errors import UsageError
+    from diva.lifecycle.proposals.pull_request import current_branch, next_steps, require_clean
+    from diva.lifecycle.proposals.verify import ratify as open_ratification
+    from diva.lifecycle.proposals.verify import verify as check_aliases
+
+    if base and not ratify:
+        raise UsageError("--base goes with --ratify")
+    root, name = project_root(spec)
+    found = check_aliases(root, name, list(environments))
+    for checked in found:
+        click.echo(("  ok    " if checked.holds else "  MOVED ") + checked.describe())
+    moved = [checked for checked in found if not checked.holds]
+    if moved and ratify:
+        require_clean(root)
+        target = base or current_branch(root)
+        for checked in moved:
+            for line in next_steps(open_ratification(root, name, checked, target, remote), remote):
+                click.echo(line)
+    if moved:
+        click.secho(
+            f"{len(moved)} alias(es) moved outside a pull request: ratify by pull request "
+            "(--ratify) or restore with `diva release alias`",
+            fg="red",
+            err=True,
+        )
+        sys.exit(EXIT_INVALID)
+
+
 COMMANDS = (release,)

@@ -14,6 +14,12 @@ the release token is (docs/contributing/security.md):
   remote and runs ``diva monitor --models``: it scores the downloaded versions (MLflow's
   pyfunc loader unpickles them here, and only here), measures drift and writes
   ``report.json``, handed over as an artifact;
+* ``releases`` (the environment ``release``, ``contents`` and ``pull-requests`` write,
+  ``DIVA_RELEASE_TOKEN``), independent of the three others, runs only diva:
+  ``diva release verify --ratify`` compares each environment's MLflow alias with the
+  version ``serving.releases`` pins and, where someone moved one outside a pull request,
+  fails and opens a draft pull request that pins the moved version (it goes through the
+  gate and the release's approvals, or is closed and the pin restored);
 * ``propose`` (the environment ``release``, ``contents`` and ``pull-requests`` write,
   ``DIVA_RELEASE_TOKEN``) runs only diva on that file: ``diva monitor --from-report
   --propose`` checks it against the spec and the aliases, judges it again, logs the
@@ -87,6 +93,7 @@ def monitor_workflow(project: Project) -> dict[str, Any]:
         "download": _download(project),
         "evaluate": _evaluate(project),
         "propose": _propose(project),
+        "releases": _releases(project),
     }
     # a run that is pushing its proposal is not cut off halfway: the next one waits
     return workflow("diva monitor", on, jobs, cancel=False)
@@ -159,6 +166,34 @@ def _propose(project: Project) -> dict[str, Any]:
         "permissions": dict.fromkeys(WRITE_PERMISSIONS, "write"),
     }
     name = "diva monitor: judge and propose"
+    return job(name, project, PROPOSE_TIMEOUT_MINUTES, steps, settings)
+
+
+_VERIFY = f"""\
+{GIT_SETUP}
+diva release verify --ratify --base "$GITHUB_REF_NAME\""""
+
+
+def _releases(project: Project) -> dict[str, Any]:
+    """Out-of-band alias moves: caught on the monitoring schedule, proposed for approval."""
+    install = [diva_requirement(project), *mlflow_requirements(project), dvc_requirement(project)]
+    steps = [
+        # full history: the ratifying pull request runs the gate, which counts cycles in it
+        *setup_steps(project, full_history=True),
+        install_step("Install diva, MLflow and DVC", install, wrap=True),
+        {
+            # in the checkout: it proposes a change of it; only diva runs here
+            "name": "Compare the aliases with the pinned releases",
+            "env": {"GH_TOKEN": RELEASE_TOKEN, **mlflow_env(project)},
+            "run": _VERIFY,
+        },
+    ]
+    settings = {
+        "if": ON_MAIN,
+        "environment": ENVIRONMENT,
+        "permissions": dict.fromkeys(WRITE_PERMISSIONS, "write"),
+    }
+    name = "diva monitor: releases as pinned"
     return job(name, project, PROPOSE_TIMEOUT_MINUTES, steps, settings)
 
 
