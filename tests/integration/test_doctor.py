@@ -185,32 +185,41 @@ def test_from_stage_4_the_release_environment_must_exist(
     api.add_ruleset(ruleset(project))
     result = doctor(deployed, api)
     assert result.returncode == 1
-    assert "no environment 'release': the release job's secrets are open to every branch" in (
+    assert "no environment 'release': the release and monitor jobs have no secrets" in (
         result.stdout
+    )
+    assert (
+        f"fix: gh api --method PUT repos/{api.repository}/environments/release "
+        '--field "deployment_branch_policy[protected_branches]=true"' in result.stdout
     )
 
 
-def test_an_environment_without_reviewers_or_branch_policy(
+def test_an_environment_without_a_branch_policy(
     deployed: Path, api: RecordedGitHub, project: Path
 ) -> None:
+    """Reviewers do not make up for it: a pull request's workflow gets the secrets."""
     api.add_ruleset(ruleset(project))
-    api.environment("release")
+    api.environment("release", reviewers=["mona"])
     result = doctor(deployed, api)
     assert result.returncode == 1
     assert (
-        "environment 'release': no required reviewers, no branch policy (every branch may deploy)"
-        in result.stdout
+        "environment 'release' has no branch policy: a workflow of any branch, a pull "
+        "request's too, gets the release's secrets (required reviewers)" in result.stdout
     )
 
 
-def test_an_environment_with_reviewers_and_a_branch_policy(
-    deployed: Path, api: RecordedGitHub, project: Path
+@pytest.mark.parametrize(
+    ("reviewers", "said"), [(["mona"], "required reviewers"), ([], "no required reviewers")]
+)
+def test_an_environment_with_a_branch_policy(
+    deployed: Path, api: RecordedGitHub, project: Path, reviewers: list[str], said: str
 ) -> None:
+    """Reviewers are the team's choice: they would hold every scheduled monitoring run."""
     api.add_ruleset(ruleset(project))
-    api.environment("release", reviewers=["mona"], branch_policy="protected")
+    api.environment("release", reviewers=reviewers, branch_policy="protected")
     result = doctor(deployed, api)
     assert result.returncode == 0, result.stdout
-    assert "environment 'release' has reviewers and a branch policy" in result.stdout
+    assert f"environment 'release' has a branch policy ({said})" in result.stdout
 
 
 def test_a_bad_token_is_unreachable_not_missing(project: Path, api: RecordedGitHub) -> None:

@@ -183,23 +183,25 @@ def _environment(github: Repository) -> Finding:
         return Finding(
             "environment",
             False,
-            f"no environment {name!r}: the release job's secrets are open to every branch",
-            create + " --input environment.json (reviewers, deployment_branch_policy)",
+            f"no environment {name!r}: the release and monitor jobs have no secrets, or "
+            "they are repository secrets that any branch's workflow can read",
+            create + ' --field "deployment_branch_policy[protected_branches]=true"'
+            ' --field "deployment_branch_policy[custom_branch_policies]=false"',
         )
     rules = found.get("protection_rules") or []
-    problems = []
-    if not any(r.get("type") == "required_reviewers" and r.get("reviewers") for r in rules):
-        problems.append("no required reviewers")
+    reviewers = any(r.get("type") == "required_reviewers" and r.get("reviewers") for r in rules)
+    # reviewers are the team's choice: they would hold every scheduled monitoring run
+    who = "required reviewers" if reviewers else "no required reviewers"
     if not found.get("deployment_branch_policy"):
-        problems.append("no branch policy (every branch may deploy)")
-    if problems:
         return Finding(
             "environment",
             False,
-            f"environment {name!r}: {', '.join(problems)}",
-            create + " --input environment.json (reviewers, deployment_branch_policy)",
+            f"environment {name!r} has no branch policy: a workflow of any branch, a pull "
+            f"request's too, gets the release's secrets ({who})",
+            create + ' --field "deployment_branch_policy[protected_branches]=true"'
+            ' --field "deployment_branch_policy[custom_branch_policies]=false"',
         )
-    return Finding("environment", True, f"environment {name!r} has reviewers and a branch policy")
+    return Finding("environment", True, f"environment {name!r} has a branch policy ({who})")
 
 
 def _codeowners(github: Repository) -> list[Finding]:

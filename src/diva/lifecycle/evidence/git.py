@@ -114,13 +114,14 @@ def stage_history(root: Path, ref: str = "HEAD", spec: str = "diva.yaml") -> lis
     entries = [line.split("\x1f") for line in log.splitlines()]
     prefix = git(root, "rev-parse", "--show-prefix").strip()
     texts = blobs(root, [f"{commit}:{prefix}{spec}" for commit, _, _ in entries])
-    stages: dict[bytes | None, int | None] = {}  # many commits share a spec text's stage
+    stages: dict[bytes | None, int | None] = {}  # many versions share their stage section
     changes: list[StageChange] = []
     current: int | None = None
     for (commit, date, author), raw in zip(entries, texts, strict=True):
-        if raw not in stages:
-            stages[raw] = stage_of(raw)
-        after = stages[raw]
+        key = (facts_slice(raw) if raw is not None else None) or raw
+        if key not in stages:
+            stages[key] = stage_of(key)
+        after = stages[key]
         if after is None or after == current:
             continue
         changes.append(StageChange(commit, date, author, current, after))
