@@ -49,6 +49,10 @@ IN_CHECKOUT = {
     ("release.yml", "pin", "Pin the image of "): "it edits the spec and pushes the branch",
     ("monitor.yml", "evaluate", "Pull dataset "): "dvc pull writes into the repository",
     ("monitor.yml", "propose", "Judge, log and propose"): "it edits the spec and pushes the branch",
+    ("monitor.yml", "releases", "Compare the aliases with the pinned releases"): "a moved "
+    "alias is proposed as a pin: it edits the spec and pushes the branch",
+    ("diva-record.yml", "record", "Record the verdict"): "the gate judges the merge commit "
+    "with git and DVC, and the note goes into the repository",
 }
 #: A command word at the start of a line, after a pipe, `;`, `&&` or inside `$( )`.
 COMMAND = re.compile(r"(?:^|[;&|]\s*|\$\(\s*)(python3?|pip3?|diva|dvc)(?=\s|$)", re.MULTILINE)

@@ -63,11 +63,24 @@ CASES = (
 )
 RELEASE_WORKFLOW = "release.yml"
 MONITOR_WORKFLOW = "monitor.yml"
-#: The jobs that open pull requests (workflow file, job id), the only ones that may write.
-WRITING_JOBS = {(RELEASE_WORKFLOW, "pin"), (MONITOR_WORKFLOW, "propose")}
+GATE_WORKFLOW = "diva-gate.yml"
+RECORD_WORKFLOW = "diva-record.yml"
+#: The jobs that open pull requests (workflow file, job id), the only ones that may write
+#: to pull requests.
+WRITING_JOBS = {
+    (RELEASE_WORKFLOW, "pin"),
+    (MONITOR_WORKFLOW, "propose"),
+    (MONITOR_WORKFLOW, "releases"),
+}
 WRITE_SCOPES = {"contents": "write", "pull-requests": "write"}
-#: Workflows whose runs are never cancelled halfway: they push branches and open PRs.
-UNCANCELLED = {RELEASE_WORKFLOW, MONITOR_WORKFLOW}
+#: Every job whose permissions are not the workflow's read-only ones, and what they are:
+#: the gate reads reviews; the record job pushes the verdict note (refs/notes/diva).
+JOB_PERMISSIONS = dict.fromkeys(WRITING_JOBS, WRITE_SCOPES) | {
+    (GATE_WORKFLOW, "gate"): {"contents": "read", "pull-requests": "read"},
+    (RECORD_WORKFLOW, "record"): {"contents": "write", "pull-requests": "read"},
+}
+#: Workflows whose runs are never cancelled halfway: they push branches, notes and PRs.
+UNCANCELLED = {RELEASE_WORKFLOW, MONITOR_WORKFLOW, RECORD_WORKFLOW}
 
 
 def _stage(text: str) -> int:
@@ -86,6 +99,8 @@ YAMLLINT_CONFIG = (
 PINNED = re.compile(r"^[^@]+@[0-9a-f]{40}$")
 FORBIDDEN_TRIGGERS = {"pull_request_target", "workflow_run"}
 ALLOWED_TRIGGERS = {"pull_request", "push", "schedule", "workflow_dispatch"}
+#: Only the gate also runs on reviews (a pull_request run again: same token, no secrets).
+REVIEW_TRIGGER = "pull_request_review"
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +275,9 @@ def test_every_action_is_pinned_to_a_commit(compiled: dict[str, Path]) -> None:
 def test_only_safe_triggers(compiled: dict[str, Path]) -> None:
     for name, workflow in all_workflows(compiled):
         triggers = set(workflow["on"])
+        if name.rpartition("/")[2] == GATE_WORKFLOW:
+            assert triggers == {"pull_request", REVIEW_TRIGGER}, name
+            triggers -= {REVIEW_TRIGGER}
         assert triggers <= ALLOWED_TRIGGERS, name
         assert not triggers & FORBIDDEN_TRIGGERS, name
 
@@ -278,8 +296,9 @@ def test_permissions_are_read_only_but_for_the_jobs_that_open_pull_requests(
     for name, workflow in all_workflows(compiled):
         assert workflow["permissions"] == {"contents": "read"}, name
         for job_id, job in workflow["jobs"].items():
-            if (name.rpartition("/")[2], job_id) in WRITING_JOBS:
-                assert job["permissions"] == WRITE_SCOPES, name
+            wanted = JOB_PERMISSIONS.get((name.rpartition("/")[2], job_id))
+            if wanted is not None:
+                assert job["permissions"] == wanted, f"{name}: job {job_id}"
             else:
                 assert "permissions" not in job, f"{name}: job {job_id}"
 

@@ -132,6 +132,7 @@ def workflow_text(
     """The workflow as YAML, each write permission commented with its ``reasons``."""
     comments = {f"uses: {action.uses}": action.version for action in ACTIONS}
     comments |= {f"{scope}: write": reason for scope, reason in reasons.items()}
+    comments["pull-requests: read"] = "the pull request's reviews: who approved"
     comments["PYTHONSAFEPATH: '1'"] = "the working directory is never on sys.path"
     return yaml_text(workflow, source, line_comments=comments)
 
