@@ -61,7 +61,8 @@ def schema(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks against peers, printed as tables: cold start, compile, gate, DVC layout.
+    """Benchmarks against peers, printed as tables: cold start, compile, gate, DVC layout,
+    history.
 
     About 10 minutes on 2 cores; docs/contributing/performance.md has the numbers and how
     to read them.
@@ -72,3 +73,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "bench/compile.py")
     session.run("python", "bench/gate.py")
     session.run("python", "bench/dvc_layout.py")
+    session.run("python", "bench/history.py")

@@ -152,6 +152,7 @@ def run_act(
     secrets: Mapping[str, str] | None = None,
     variables: Mapping[str, str] | None = None,
     mounts: Mapping[Path, str] | None = None,
+    writable: Mapping[Path, str] | None = None,
     network: str = "host",
     timeout: float = 900,
 ) -> subprocess.CompletedProcess[str]:
@@ -161,8 +162,9 @@ def run_act(
     `local_actions` maps more `OWNER/NAME@REF` to action directories, on top of
     `LOCAL_ACTIONS`. `env` is set in every step; `secrets` and `variables` are the
     repository's secrets and configuration variables. `mounts` binds host directories
-    read-only into the job container (`{host_dir: "/path/inside"}`); `network="none"`
-    cuts the job off the network.
+    read-only into the job container (`{host_dir: "/path/inside"}`), `writable` the same
+    for writing (a bare origin a job pushes to); `network="none"` cuts the job off the
+    network.
     """
     act = act_binary()
     if act is None:
@@ -184,8 +186,8 @@ def run_act(
             args += ["-W", str(workflow.resolve())]
         args += _local_action_flags({**LOCAL_ACTIONS, **(local_actions or {})})
         args += [flag for key, value in (env or {}).items() for flag in ("--env", f"{key}={value}")]
-        if mounts:
-            args += ["--container-options", _volume_options(mounts)]
+        if mounts or writable:
+            args += ["--container-options", _volume_options(mounts or {}, writable or {})]
         return _run(args, repo, timeout)
 
 
@@ -227,9 +229,10 @@ def _local_action_flags(actions: Mapping[str, Path]) -> list[str]:
     return flags
 
 
-def _volume_options(mounts: Mapping[Path, str]) -> str:
+def _volume_options(mounts: Mapping[Path, str], writable: Mapping[Path, str]) -> str:
     # act splits --container-options like a shell would; keep every path a single word
     volumes = [f"{host.resolve()}:{inside}:ro" for host, inside in mounts.items()]
+    volumes += [f"{host.resolve()}:{inside}:rw" for host, inside in writable.items()]
     if any(" " in volume for volume in volumes):
         raise ValueError(f"mount paths must not contain spaces: {volumes}")
     return " ".join(f"-v {volume}" for volume in volumes)
