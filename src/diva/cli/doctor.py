@@ -51,9 +51,9 @@ def doctor(repo: str | None, branch: str, spec: Path) -> None:
         remote = git.git(root, "remote", "get-url", "origin", check=False).strip()
         repo = repository_of_remote(remote)
         if repo is None:
+            where = f"the origin remote {remote} is not on github.com" if remote else "no origin"
             raise UsageError(
-                "which repository? pass --repo OWNER/NAME or set GITHUB_REPOSITORY "
-                f"(the origin remote {remote or '(none)'} is not on github.com)"
+                f"which repository? pass --repo OWNER/NAME or set GITHUB_REPOSITORY ({where})"
             )
     if not any(environ.get(variable) for variable in TOKEN_VARIABLES):
         token = _gh_token()
