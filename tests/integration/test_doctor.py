@@ -11,21 +11,18 @@ can be missing while everything looks set up; the server is only ever read.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.commands import diva
 from tests.support.gate import at_stage
 from tests.support.git_repo import commit_spec, compile_here, git, init_repo, propose
 from tests.support.github_api import RecordedGitHub
-from tests.support.paths import SRC
 
-DIVA = (sys.executable, "-m", "diva")
 GITHUB_VARIABLES = (
     "GITHUB_REPOSITORY",
     "GITHUB_API_URL",
@@ -64,22 +61,18 @@ def ruleset(root: Path, name: str = "ruleset.json") -> dict[str, Any]:
     return data
 
 
+def github_env(api: RecordedGitHub, token: str | None = None) -> dict[str, str]:
+    return {
+        "GITHUB_API_URL": api.url,
+        "GITHUB_REPOSITORY": api.repository,
+        "GITHUB_TOKEN": api.token if token is None else token,
+    }
+
+
 def doctor(
     root: Path, api: RecordedGitHub | None, *args: str, token: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "PYTHONPATH": str(SRC)}
-    if api is not None:
-        environ |= {"GITHUB_API_URL": api.url, "GITHUB_REPOSITORY": api.repository}
-        environ["GITHUB_TOKEN"] = api.token if token is None else token
-    result = subprocess.run(
-        [sys.executable, "-m", "diva", "doctor", *args],
-        cwd=root,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = diva(root, "doctor", *args, env=github_env(api, token) if api else None)
     assert "Traceback" not in result.stderr
     return result
 
@@ -254,32 +247,8 @@ def test_the_repository_comes_from_the_origin_remote(tmp_path: Path) -> None:
 
 def gate_rows(root: Path, api: RecordedGitHub, head: str) -> dict[str, tuple[str, str]]:
     api.add_pull(5, "alice", head)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "diva",
-            "gate",
-            "--base",
-            "main",
-            "--format",
-            "json",
-            "--pull-request",
-            "5",
-        ],
-        cwd=root,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(SRC),
-            "GITHUB_API_URL": api.url,
-            "GITHUB_REPOSITORY": api.repository,
-            "GITHUB_TOKEN": api.token,
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    args = ("gate", "--base", "main", "--format", "json", "--pull-request", "5")
+    result = diva(root, *args, env=github_env(api))
     assert result.returncode in (0, 1), result.stderr
     report = json.loads(result.stdout)
     return {row["id"]: (row["status"], row["detail"]) for row in report["checkpoints"]}
@@ -319,14 +288,6 @@ def test_the_gate_says_when_it_is_required(
 
 def test_outside_a_pull_request_the_gate_has_no_protection_row(proposal: tuple[Path, str]) -> None:
     root, _ = proposal
-    result = subprocess.run(
-        [sys.executable, "-m", "diva", "gate", "--base", "main", "--format", "json"],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = diva(root, "gate", "--base", "main", "--format", "json")
     ids = [row["id"] for row in json.loads(result.stdout)["checkpoints"]]
     assert "protection" not in ids

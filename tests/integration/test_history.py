@@ -13,24 +13,24 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from diva.lifecycle.evidence import notes
+from tests.support.commands import diva
 from tests.support.gate import at_stage
 from tests.support.git_repo import commit_spec, compile_here, git, init_repo, propose
 from tests.support.github_api import RecordedGitHub
-from tests.support.paths import SRC
 
 DIGEST_3 = "sha256:" + "3" * 64
 DIGEST_4 = "sha256:" + "4" * 64
 DIGEST_5 = "sha256:" + "5" * 64
 
 
-def spec(stage: int, releases: dict[str, tuple[int, str | None]] | None = None) -> str:
+def spec(stage: int, releases: Mapping[str, tuple[int, str | None]] | None = None) -> str:
     """A spec text as history reads it: the stage and ``serving.releases`` (history
     reads every commit leniently; validity is the gate's business)."""
     text = f"diva: 1\nproject: {{name: history-demo}}\nstage: {stage}\n"
@@ -97,15 +97,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
 
 
 def history(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "diva", "history", *args],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return diva(root, "history", *args)
 
 
 def as_json(root: Path, *args: str) -> dict[str, Any]:
@@ -268,32 +260,14 @@ def test_the_record_step_keeps_who_approved_the_merged_pull_request(tmp_path: Pa
         api.add_pull(9, "alice", head, merged=True, merge_commit_sha=merged)
         api.associate(merged, 9)
         api.review(9, "quinn", "APPROVED", head)
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "diva",
-                "gate",
-                "--base",
-                "HEAD^1",
-                "--head",
-                "HEAD",
-                "--record",
-            ],
-            cwd=root,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(SRC),
-                "GITHUB_API_URL": api.url,
-                "GITHUB_REPOSITORY": api.repository,
-                "GITHUB_TOKEN": api.token,
-                "GITHUB_EVENT_NAME": "push",
-            },
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        environ = {
+            "GITHUB_API_URL": api.url,
+            "GITHUB_REPOSITORY": api.repository,
+            "GITHUB_TOKEN": api.token,
+            "GITHUB_EVENT_NAME": "push",
+        }
+        args = ("gate", "--base", "HEAD^1", "--head", "HEAD", "--record")
+        result = diva(root, *args, env=environ)
     assert result.returncode == 0, result.stdout + result.stderr
     record = notes.read_all(root)[merged]
     assert record["pull_request"] == 9

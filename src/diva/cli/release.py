@@ -176,6 +176,8 @@ def verify(
         raise UsageError("--base goes with --ratify")
     root, name = project_root(spec)
     found = check_aliases(root, name, list(environments))
+    if not found:
+        click.echo("no environment pins a release (serving.releases): nothing to compare")
     for checked in found:
         click.echo(("  ok    " if checked.holds else "  MOVED ") + checked.describe())
     moved = [checked for checked in found if not checked.holds]

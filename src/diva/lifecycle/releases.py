@@ -55,6 +55,19 @@ def changed(before: Mapping[str, Release], after: Mapping[str, Release]) -> list
     ]
 
 
+def pinned(project: Project, environments: list[str]) -> dict[str, Release]:
+    """The releases of ``environments`` (every one that pins a release when none is
+    named), each a known environment that pins one; and the model they are versions of."""
+    releases = project.serving.releases if project.serving else {}
+    for environment in environments:
+        checked_environment(project, environment)
+        if environment not in releases:
+            raise UsageError(f"{environment} pins no release (serving.releases.{environment})")
+    if project.model is None:
+        raise UsageError("the spec has no model section: there is no registered model")
+    return {env: releases[env] for env in environments or releases}
+
+
 def checked_environment(project: Project, environment: str) -> str:
     if environment not in project.environments:
         known = ", ".join(project.environments)

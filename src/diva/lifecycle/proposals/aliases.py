@@ -15,7 +15,7 @@ from diva.compiler.pipeline import load_project
 from diva.errors import UnavailableError, UsageError
 from diva.lifecycle.evidence import UnreachableError
 from diva.lifecycle.evidence.mlflow import Mlflow
-from diva.lifecycle.releases import ReleaseError, alias_for, checked_environment
+from diva.lifecycle.releases import ReleaseError, alias_for, pinned
 
 #: Aliases MLflow keeps for itself: ``latest`` and version-like names.
 _RESERVED_ALIAS = re.compile(r"latest|[vV]\d+")
@@ -48,21 +48,16 @@ def move_aliases(root: Path, spec_file: str, environments: list[str]) -> list[Mo
     release when none is named). Every version is checked before any alias moves."""
     spec, project = load_project(root, spec_file)
     releases = project.serving.releases if project.serving else {}
-    for environment in environments:
-        checked_environment(project, environment)
-        if environment not in releases:
-            raise UsageError(f"{environment} pins no release (serving.releases.{environment})")
-    wanted = [
-        (env, alias_for(spec, env), str(releases[env].model_version))
-        for env in environments or releases
-    ]
-    if not wanted:
+    if not releases and not environments:
         return []
+    wanted = [
+        (env, alias_for(spec, env), str(release.model_version))
+        for env, release in pinned(project, environments).items()
+    ]
     for _, alias, _ in wanted:
         if _RESERVED_ALIAS.fullmatch(alias):
             raise UsageError(f"MLflow reserves the alias {alias!r}: rename the environment")
-    if project.model is None:
-        raise UsageError("the spec has no model section: there is no registered model")
+    assert project.model is not None  # pinned() said so
     try:
         return _move(
             _Registry(root, project.mlflow.tracking_uri), project.model.registered_name, wanted

@@ -23,7 +23,7 @@ from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.lifecycle.proposals.aliases import ReleaseUnavailable
 from diva.lifecycle.proposals.pin import Pinned, branch_name, pin, resolve
 from diva.lifecycle.proposals.pull_request import Outcome, Proposal, git
-from diva.lifecycle.releases import alias_for, checked_environment
+from diva.lifecycle.releases import alias_for, pinned
 
 
 @dataclass(frozen=True)
@@ -53,19 +53,14 @@ def verify(root: Path, spec_file: str, environments: list[str]) -> list[Checked]
     """Each environment's alias against its pin (every environment that pins a release
     when none is named)."""
     spec, project = load_project(root, spec_file)
-    releases = project.serving.releases if project.serving else {}
-    for environment in environments:
-        checked_environment(project, environment)
-        if environment not in releases:
-            raise UsageError(f"{environment} pins no release (serving.releases.{environment})")
-    if project.model is None:
-        raise UsageError("the spec has no model section: there is no registered model")
+    releases = pinned(project, environments)
+    assert project.model is not None  # pinned() said so
     model = project.model.registered_name
     try:
         registry = Mlflow(root, project.mlflow.tracking_uri)
         return [
-            Checked(env, alias, releases[env].model_version, registry.alias(model, alias))
-            for env in environments or list(releases)
+            Checked(env, alias, release.model_version, registry.alias(model, alias))
+            for env, release in releases.items()
             for alias in [alias_for(spec, env)]
         ]
     except UnreachableError as err:
