@@ -30,11 +30,8 @@ from timing import (  # noqa: E402
     Measure,
     checked,
     interleaved,
-    mib,
     run_child,
-    scale_rows,
-    spread,
-    table,
+    scale_table,
 )
 
 EXAMPLE = ROOT / "specs" / "examples" / "epi-thickness" / "diva.yaml"
@@ -146,20 +143,7 @@ def main() -> None:
     print(f"diva gate over a history of C commits to diva.yaml, {args.runs} runs each")
     print("(wall time: median (min - max); per commit; peak memory: max RSS of the process)")
     results = [bench_history(commits, args.runs) for commits in args.commits]
-    rows = []
-    for name in (GATE, FLOOR):
-        medians = [result[name].median for result in results]
-        cells, verdict = scale_rows(args.commits, medians)
-        for commits, result, cell in zip(args.commits, results, cells, strict=True):
-            measure = result[name]
-            memory = mib(max(measure.memory)) if measure.memory else ""
-            per_commit, _, step = cell.partition(" ")
-            rows.append(
-                [f"{name}, C={commits}", spread(measure.seconds), per_commit, step, memory, ""]
-            )
-        rows.append(["", "", "", "", "", verdict])
-    headers = ["", "ms: median (min - max)", "ms/commit", "xstep", "peak MiB", "growth"]
-    print(table(headers, rows))
+    print(scale_table((GATE, FLOOR), args.commits, results, "C", "commit"))
     for commits, result in zip(args.commits, results, strict=True):
         ratio = result[GATE].median / result[FLOOR].median
         print(f"  C={commits}: diva gate / git floor = {ratio:.1f}")

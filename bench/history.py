@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from timing import Measure, checked, interleaved, mib, run_child, scale_rows, spread, table
+from timing import Measure, checked, interleaved, run_child, scale_table
 
 HISTORY = "`diva history --format json`"
 AT = "`diva history --at T --env production`"
@@ -148,19 +148,7 @@ def main() -> None:
     print(f"diva history over M merges, each with a verdict note, {args.runs} runs each")
     print("(wall time: median (min - max); per merge; peak memory: max RSS of the process)")
     results = [bench(merges, args.runs) for merges in args.merges]
-    rows = []
-    for name in (HISTORY, AT, FLOOR):
-        cells, verdict = scale_rows(args.merges, [result[name].median for result in results])
-        for merges, result, cell in zip(args.merges, results, cells, strict=True):
-            measure = result[name]
-            memory = mib(max(measure.memory)) if measure.memory else ""
-            per_merge, _, step = cell.partition(" ")
-            rows.append(
-                [f"{name}, M={merges}", spread(measure.seconds), per_merge, step, memory, ""]
-            )
-        rows.append(["", "", "", "", "", verdict])
-    headers = ["", "ms: median (min - max)", "ms/merge", "xstep", "peak MiB", "growth"]
-    print(table(headers, rows))
+    print(scale_table((HISTORY, AT, FLOOR), args.merges, results, "M", "merge"))
     for merges, result in zip(args.merges, results, strict=True):
         ratio = result[HISTORY].median / result[FLOOR].median
         print(f"  M={merges}: diva history / git floor = {ratio:.1f}")

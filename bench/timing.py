@@ -148,6 +148,30 @@ def scale_rows(sizes: Sequence[int], medians: Sequence[float]) -> tuple[list[str
     return cells, verdict(sizes, medians)
 
 
+def scale_table(
+    names: Sequence[str],
+    sizes: Sequence[int],
+    results: Sequence[Mapping[str, Measure]],
+    size: str,
+    unit: str,
+) -> str:
+    """One row per name and size (time, per ``unit``, step ratio, peak memory), and the
+    growth verdict of each name: the tables of the scale benchmarks."""
+    rows = []
+    for name in names:
+        cells, growth = scale_rows(sizes, [result[name].median for result in results])
+        for count, result, cell in zip(sizes, results, cells, strict=True):
+            measure = result[name]
+            memory = mib(max(measure.memory)) if measure.memory else ""
+            per_item, _, step = cell.partition(" ")
+            rows.append(
+                [f"{name}, {size}={count}", spread(measure.seconds), per_item, step, memory, ""]
+            )
+        rows.append(["", "", "", "", "", growth])
+    headers = ["", "ms: median (min - max)", f"ms/{unit}", "xstep", "peak MiB", "growth"]
+    return table(headers, rows)
+
+
 def verdict(sizes: Sequence[int], medians: Sequence[float]) -> str:
     if len(sizes) < 3:
         return "too few sizes"
