@@ -52,7 +52,11 @@ class Entry:
     def approvers(self) -> list[str]:
         if not self.record:
             return []
-        return [f"@{a['login']} ({', '.join(a['roles'])})" for a in self.record["approvals"]]
+        return [
+            f"@{a.get('login')} ({', '.join(a.get('roles') or [])})"
+            for a in self.record.get("approvals") or []
+            if isinstance(a, dict)
+        ]
 
     @property
     def verdict(self) -> str:
