@@ -42,7 +42,11 @@ def test_the_summary_records_three_passed_gates(workspace: Path) -> None:
     assert [gate["branch"] for gate in summary["gates"]] == BRANCHES
     for gate in summary["gates"]:
         assert gate["passed"] is True
-        assert {row["status"] for row in gate["checkpoints"]} == {"pass"}
+        held = [row for row in gate["checkpoints"] if row["status"] != "pass"]
+        # the approvals are counted on the pull request, which a local gate has not
+        assert {row["status"] for row in held} <= {"warn"}
+        assert all(row["id"].startswith("approvals.") for row in held), held
+        assert all(row["detail"].startswith("not checked here") for row in held), held
     checked = {row["id"] for gate in summary["gates"] for row in gate["checkpoints"]}
     expected = {"idea.problem", "idea.value", "plan.references", "data.small", "runs.small"}
     assert expected | {"targets.small"} <= checked
