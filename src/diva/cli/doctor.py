@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import click
 
 from diva.cli.common import project_root, spec_option
-from diva.errors import EXIT_INVALID, EXIT_OK, EXIT_UNAVAILABLE, UsageError
+from diva.errors import EXIT_INVALID, EXIT_OK, EXIT_UNAVAILABLE
 
 _MARK = {True: "✅", False: "❌", None: "⚠️"}
 
@@ -42,26 +40,11 @@ def doctor(repo: str | None, branch: str, spec: Path) -> None:
     Exit 0 all enforced, 1 something missing, 4 GitHub could not be read.
     """
     from diva.lifecycle import protection
-    from diva.lifecycle.evidence import git
-    from diva.lifecycle.evidence.github import TOKEN_VARIABLES, GitHub, repository_of_remote
+    from diva.lifecycle.evidence.git import stage_of
 
     root, name = project_root(spec)
-    environ = dict(os.environ)
-    if repo is None and not environ.get("GITHUB_REPOSITORY"):
-        remote = git.git(root, "remote", "get-url", "origin", check=False).strip()
-        repo = repository_of_remote(remote)
-        if repo is None:
-            where = f"the origin remote {remote} is not on github.com" if remote else "no origin"
-            raise UsageError(
-                f"which repository? pass --repo OWNER/NAME or set GITHUB_REPOSITORY ({where})"
-            )
-    if not any(environ.get(variable) for variable in TOKEN_VARIABLES):
-        token = _gh_token()
-        if token:
-            environ["GH_TOKEN"] = token
-    github = GitHub.from_environment(environ, repo)
-    assert github is not None
-    stage = git.stage_of((root / name).read_bytes()) or 0
+    github = protection.client(root, os.environ, repo)
+    stage = stage_of((root / name).read_bytes()) or 0
     findings = protection.check(github, branch, stage)
     click.echo(f"diva doctor: {github.repository}, branch {branch}, stage {stage}")
     for finding in findings:
@@ -80,20 +63,6 @@ def doctor(repo: str | None, branch: str, spec: Path) -> None:
         sys.exit(EXIT_UNAVAILABLE)
     click.echo("everything diva generated is enforced")
     sys.exit(EXIT_OK)
-
-
-def _gh_token() -> str | None:
-    """The token `gh` is logged in with, when it is installed and logged in."""
-    gh = shutil.which("gh")
-    if gh is None:
-        return None
-    try:
-        result = subprocess.run(
-            [gh, "auth", "token"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 COMMANDS = (doctor,)

@@ -13,7 +13,6 @@ merge before the record job existed, or a record job that failed).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +20,8 @@ from typing import Any
 
 from diva.errors import UsageError
 from diva.lifecycle.evidence import notes
-from diva.lifecycle.evidence.git import END_OF_OPTIONS, Pin, blobs, facts_of, facts_slice, git
-from diva.lifecycle.report import Report, as_json
+from diva.lifecycle.evidence.git import Pin, versions
+from diva.lifecycle.report import Report
 
 
 @dataclass(frozen=True)
@@ -67,31 +66,23 @@ class Entry:
 
 def entries(root: Path, ref: str = "HEAD", spec_file: str = "diva.yaml") -> list[Entry]:
     """Every stage move and release pin along the first-parent line of ``ref``, oldest
-    first, each with its verdict record when there is one."""
-    log = git(
-        root,
-        *("log", "--first-parent", "--reverse", "--format=%H%x1f%cI%x1f%an"),
-        *(END_OF_OPTIONS, ref, "--", spec_file),
-    )
-    lines = [line.split("\x1f") for line in log.splitlines()]
-    prefix = git(root, "rev-parse", "--show-prefix").strip()
-    texts = blobs(root, [f"{commit}:{prefix}{spec_file}" for commit, _, _ in lines])
+    first, each with its verdict record when there is one. A version whose stage cannot
+    be read (an invalid spec in an old commit) moves nothing."""
     records = notes.read_all(root)
-    read: dict[bytes | None, tuple[int | None, dict[str, Pin]]] = {}
     found: list[Entry] = []
     stage: int | None = None
     pinned: dict[str, Pin] = {}
-    for (commit, date, author), raw in zip(lines, texts, strict=True):
-        part = facts_slice(raw) if raw is not None else None
-        text = raw if part is None else part
-        if text not in read:  # most versions share their stage and serving sections
-            read[text] = facts_of(text)
-        after, now = read[text]
-        new = {env: pin for env, pin in now.items() if pinned.get(env) != pin}
-        if after != stage or new:
-            when = datetime.fromisoformat(date).astimezone(UTC)
-            found.append(Entry(commit, when, author, stage, after, new, records.get(commit)))
-        stage, pinned = after, now
+    for version in versions(root, ref, spec_file):
+        if version.stage is None:
+            continue
+        new = {env: pin for env, pin in version.pins.items() if pinned.get(env) != pin}
+        if version.stage != stage or new:
+            when = datetime.fromisoformat(version.committed).astimezone(UTC)
+            record = records.get(version.commit)
+            found.append(
+                Entry(version.commit, when, version.author, stage, version.stage, new, record)
+            )
+        stage, pinned = version.stage, version.pins
     return found
 
 
@@ -188,7 +179,7 @@ def state_text(state: State, environment: str | None = None) -> str:
             continue
         release, entry = pinned
         lines.append(f"  {env}: {_release_text(release)}{_by(entry)}")
-        evidence = (entry.record or {}).get("evidence", {}).get("datasets", {})
+        evidence = ((entry.record or {}).get("evidence") or {}).get("datasets") or {}
         if evidence:
             seen = ", ".join(f"{name} {digest}" for name, digest in sorted(evidence.items()))
             lines.append(f"    evidence the gate saw: {seen}")
@@ -210,6 +201,10 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _pin_json(pin: Pin) -> dict[str, Any]:
+    return {"model_version": pin.model_version, "image_digest": pin.image_digest}
+
+
 def entry_json(entry: Entry) -> dict[str, Any]:
     record = entry.record or {}
     return {
@@ -218,10 +213,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "author": entry.author,
         "from": entry.before,
         "to": entry.after,
-        "releases": {
-            env: {"model_version": r.model_version, "image_digest": r.image_digest}
-            for env, r in sorted(entry.released.items())
-        },
+        "releases": {env: _pin_json(pin) for env, pin in sorted(entry.released.items())},
         "pull_request": entry.pull_request,
         "approvals": record.get("approvals", []),
         "verdict": entry.verdict,
@@ -237,40 +229,30 @@ def as_json_text(found: list[Entry], state: State | None = None) -> str:
             "stage": state.stage,
             "staged_by": entry_json(state.staged_by) if state.staged_by else None,
             "releases": {
-                env: {
-                    "model_version": release.model_version,
-                    "image_digest": release.image_digest,
-                    "pinned_by": entry_json(entry),
-                }
-                for env, (release, entry) in sorted(state.releases.items())
+                env: _pin_json(pin) | {"pinned_by": entry_json(entry)}
+                for env, (pin, entry) in sorted(state.releases.items())
             },
         }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def record_of(
-    report_json: Mapping[str, Any], facts: Mapping[str, Any], when: str
-) -> dict[str, Any]:
+def record_of(report: Report, commit: str, when: datetime) -> dict[str, Any]:
     """The verdict record kept as a git note: the facts (commits, pull request, who
     approved as what, evidence digests) and every row of the report."""
     return {
         "diva": 1,
-        **facts,
-        "passed": report_json["passed"],
-        "from": report_json["base_stage"],
-        "to": report_json["head_stage"],
-        "movement": report_json["movement"],
-        "rows": [
-            {"id": row["id"], "status": row["status"], "detail": row["detail"]}
-            for row in report_json["checkpoints"]
-        ],
-        "evidence_summary": report_json["evidence"],
-        "recorded_at": when,
+        **report.facts,
+        "commit": commit,
+        "passed": report.passed,
+        "from": report.base_stage,
+        "to": report.head_stage,
+        "movement": report.movement,
+        "rows": [{"id": row.id, "status": row.status, "detail": row.detail} for row in report.rows],
+        "evidence_summary": report.evidence,
+        "recorded_at": _stamp(when),
     }
 
 
 def keep(root: Path, report: Report, commit: str) -> None:
     """The verdict on ``commit`` as a git note on it (``refs/notes/diva``)."""
-    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    facts = {**report.facts, "commit": commit}
-    notes.write(root, commit, record_of(json.loads(as_json(report)), facts, when))
+    notes.write(root, commit, record_of(report, commit, datetime.now(UTC)))

@@ -12,19 +12,29 @@ a red gate that nothing requires blocks nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from diva import tools
+from diva.compiler.backends.github import RULESET_FILE, required_workflow_ruleset
+from diva.compiler.backends.github import ruleset as generated_ruleset
+from diva.compiler.backends.github.release_workflow import ENVIRONMENT as RELEASE_ENVIRONMENT
 from diva.compiler.backends.github.workflows import GATE_CHECK, GATE_WORKFLOW
+from diva.errors import DivaError, UsageError
 from diva.lifecycle.evidence import UnreachableError
+from diva.lifecycle.evidence.git import git
+from diva.lifecycle.evidence.github import (
+    TOKEN_VARIABLES,
+    GitHub,
+    repository_of_remote,
+)
 from diva.lifecycle.report import Row
 
 #: The names of the rulesets diva generates (``ruleset.json``, the required-workflow one).
-RULESET_NAMES = ("diva", "diva (gate from main)")
-RULESET_FILE = "generated/ruleset.json"
-#: The GitHub environment holding the release job's secrets (release_workflow.ENVIRONMENT).
-RELEASE_ENVIRONMENT = "release"
+RULESET_NAMES = (generated_ruleset()["name"], required_workflow_ruleset()["name"])
 T = TypeVar("T")
 
 
@@ -52,6 +62,40 @@ class Finding:
     ok: bool | None
     message: str
     fix: str = ""
+
+
+def client(root: Path, environ: Mapping[str, str], repository: str | None) -> GitHub:
+    """The API client of the project's repository: ``repository``, else
+    ``$GITHUB_REPOSITORY``, else the github.com remote ``origin``; the token of
+    :data:`~diva.lifecycle.evidence.github.TOKEN_VARIABLES`, else ``gh auth token``."""
+    environ = dict(environ)
+    if repository is None and not environ.get("GITHUB_REPOSITORY"):
+        remote = git(root, "remote", "get-url", "origin", check=False).strip()
+        repository = repository_of_remote(remote)
+        if repository is None:
+            where = f"the origin remote {remote} is not on github.com" if remote else "no origin"
+            raise UsageError(
+                f"which repository? pass --repo OWNER/NAME or set GITHUB_REPOSITORY ({where})"
+            )
+    if not any(environ.get(variable) for variable in TOKEN_VARIABLES):
+        token = _gh_token(root)
+        if token:
+            environ["GH_TOKEN"] = token
+    github = GitHub.from_environment(environ, repository)
+    assert github is not None  # a repository is known
+    return github
+
+
+def _gh_token(root: Path) -> str | None:
+    """The token `gh` is logged in with, when it is installed and logged in."""
+    gh = shutil.which("gh")
+    if gh is None:
+        return None
+    try:
+        result = tools.run([gh, "auth", "token"], cwd=root, check=False, timeout=30)
+    except DivaError:
+        return None
+    return (result.stdout.strip() or None) if result.returncode == 0 else None
 
 
 def gate_required(rules: list[dict[str, Any]]) -> bool:

@@ -57,7 +57,8 @@ def changed(before: Mapping[str, Release], after: Mapping[str, Release]) -> list
 
 def pinned(project: Project, environments: list[str]) -> dict[str, Release]:
     """The releases of ``environments`` (every one that pins a release when none is
-    named), each a known environment that pins one; and the model they are versions of."""
+    named); a usage error for an unknown environment, one that pins nothing, or a spec
+    without the model the releases are versions of."""
     releases = project.serving.releases if project.serving else {}
     for environment in environments:
         checked_environment(project, environment)

@@ -104,28 +104,53 @@ def facts_slice(raw: bytes) -> bytes | None:
     return b"".join(b"".join(sections.get(key, [])) for key in (b"stage", b"serving"))
 
 
-def stage_history(root: Path, ref: str = "HEAD", spec: str = "diva.yaml") -> list[StageChange]:
-    """Every change of the stage along the first-parent line of ``ref``, oldest first."""
+@dataclass(frozen=True)
+class Version:
+    """The spec at one commit of the first-parent line: who, when, and what it says."""
+
+    commit: str
+    #: ISO 8601 dates: written (the author's) and landed (the committer's: a merge's)
+    authored: str
+    committed: str
+    author: str
+    stage: int | None
+    pins: dict[str, Pin]
+
+
+def versions(root: Path, ref: str = "HEAD", spec: str = "diva.yaml") -> list[Version]:
+    """Every version of the spec along the first-parent line of ``ref``, oldest first:
+    one ``git log`` and one ``git cat-file --batch``, and one parse per distinct
+    ``stage``/``serving`` slice (:func:`facts_slice`)."""
     log = git(
         root,
-        *("log", "--first-parent", "--reverse", "--format=%H%x1f%aI%x1f%an"),
+        *("log", "--first-parent", "--reverse", "--format=%H%x1f%aI%x1f%cI%x1f%an"),
         *(END_OF_OPTIONS, ref, "--", spec),
     )
     entries = [line.split("\x1f") for line in log.splitlines()]
     prefix = git(root, "rev-parse", "--show-prefix").strip()
-    texts = blobs(root, [f"{commit}:{prefix}{spec}" for commit, _, _ in entries])
-    stages: dict[bytes | None, int | None] = {}  # many versions share their stage section
+    texts = blobs(root, [f"{commit}:{prefix}{spec}" for commit, *_ in entries])
+    read: dict[bytes | None, tuple[int | None, dict[str, Pin]]] = {}
+    found = []
+    for (commit, authored, committed, author), raw in zip(entries, texts, strict=True):
+        part = facts_slice(raw) if raw is not None else None
+        key = raw if part is None else part
+        if key not in read:  # many versions share their stage and serving sections
+            read[key] = facts_of(key)
+        found.append(Version(commit, authored, committed, author, *read[key]))
+    return found
+
+
+def stage_history(root: Path, ref: str = "HEAD", spec: str = "diva.yaml") -> list[StageChange]:
+    """Every change of the stage along the first-parent line of ``ref``, oldest first."""
     changes: list[StageChange] = []
     current: int | None = None
-    for (commit, date, author), raw in zip(entries, texts, strict=True):
-        key = (facts_slice(raw) if raw is not None else None) or raw
-        if key not in stages:
-            stages[key] = stage_of(key)
-        after = stages[key]
-        if after is None or after == current:
+    for version in versions(root, ref, spec):
+        if version.stage is None or version.stage == current:
             continue
-        changes.append(StageChange(commit, date, author, current, after))
-        current = after
+        changes.append(
+            StageChange(version.commit, version.authored, version.author, current, version.stage)
+        )
+        current = version.stage
     return changes
 
 
