@@ -198,6 +198,8 @@ def count(policy: Project, wanted: list[str], source: PullSource | None, head: s
     holders = Holders(policy.team, source.github)
     try:
         pull = source.github.pull_request(source.number)
+        if not needs:  # nothing to count; the pull request still names its base branch
+            return Counted([], pull)
         state = reviewed(pull, source.github.reviews(source.number))
     except UnreachableError as err:
         detail = f"pull request #{source.number}: {err}"
@@ -214,7 +216,7 @@ def count(policy: Project, wanted: list[str], source: PullSource | None, head: s
         return counted
     for kind, need in needs.items():
         counted.rows += _kind_rows(kind, need, state, holders, counted.approvers)
-    if state.changes and needs:
+    if state.changes:
         who = ", ".join(f"@{name}" for name in sorted(state.changes))
         counted.rows.append(
             Row(
