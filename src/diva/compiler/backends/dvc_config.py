@@ -23,6 +23,7 @@ from diva.compiler.render import Artifact, commented_text
 
 CONFIG_FILE = ".dvc/config"
 GITIGNORE_FILE = ".dvc/.gitignore"
+GENERATED = (CONFIG_FILE, GITIGNORE_FILE)
 #: What ``dvc init`` keeps out of git: the machine's own settings and DVC's working files.
 IGNORED = ("/config.local", "/tmp", "/cache")  # noqa: S108 - paths in .dvc/, not /tmp
 _CREDENTIALS_NOTE = (
