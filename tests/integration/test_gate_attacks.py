@@ -170,8 +170,9 @@ def test_a_remote_folder_that_ci_has_not_is_named_as_such(run_diva: RunDiva, rep
     code, _, rows = gate(run_diva, repo)
     assert code == 1
     assert failing(rows) == {"data.small": "unverified"}
-    assert "/var/empty/diva-remote-not-here is a folder that is not on this machine" in (
-        rows["data.small"][1]
+    assert (
+        "/var/empty/diva-remote-not-here is a folder that is not on this machine"
+        in (rows["data.small"][1])
     )
 
 
