@@ -12,7 +12,7 @@ from diva.compiler.ir import Project, build
 from diva.compiler.render import Artifact
 from diva.compiler.source import read_spec
 from diva.compiler.spec.model import Spec
-from diva.compiler.validate import validate_document
+from diva.compiler.validate import check_files, validate_document
 from diva.compiler.writer import Plan, plan
 from diva.errors import UsageError
 
@@ -22,6 +22,7 @@ def load_project(root: Path, spec_file: str) -> tuple[Spec, Project]:
     invalid, UsageError when unreadable): the one way commands load a project."""
     document = read_spec(root / spec_file)
     spec = validate_document(document)
+    check_files(spec, document, (root / spec_file).parent)
     return spec, build(spec, document.raw, spec_file)
 
 
@@ -65,6 +66,7 @@ def render_job(job: Job) -> Output:
     """
     document = read_spec(job.spec)
     spec = validate_document(document)
+    check_files(spec, document, job.spec.parent)
     source = Path(os.path.relpath(job.spec.resolve(), job.out.resolve())).as_posix()
     project = build(spec, document.raw, source)
     meta: dict[str, object] = {
