@@ -22,9 +22,15 @@ LOCK_ENV = "DIVA_LOCK"
 #: Where the gate puts the base branch's lock: the runner's scratch folder.
 BASE_LOCK_FILE = "$RUNNER_TEMP/diva-lock.txt"
 #: The gate's lock, read from the base branch (the head's copy is data, never policy).
+#: A base branch without the lock has no hash policy yet: the plain install (``{plain}``).
 BASE_LOCK_SCRIPT = f"""\
-git -C "$GITHUB_WORKSPACE" show "origin/${{BASE_REF}}:${{{LOCK_ENV}}}" > "{BASE_LOCK_FILE}"
-python -m pip install --require-hashes -r "{BASE_LOCK_FILE}\""""
+if git -C "$GITHUB_WORKSPACE" cat-file -e "origin/${{BASE_REF}}:${{{LOCK_ENV}}}"; then
+  git -C "$GITHUB_WORKSPACE" show "origin/${{BASE_REF}}:${{{LOCK_ENV}}}" > "{BASE_LOCK_FILE}"
+  python -m pip install --require-hashes -r "{BASE_LOCK_FILE}"
+else
+  echo "::warning::origin/${{BASE_REF}} has no ${{{LOCK_ENV}}} yet: installing without hashes"
+  {{plain}}
+fi"""
 #: The lock of the checkout: for jobs whose checkout is the default branch itself.
 CHECKOUT_LOCK_SCRIPT = (
     f'python -m pip install --require-hashes -r "$GITHUB_WORKSPACE/${{{LOCK_ENV}}}"'
@@ -61,10 +67,10 @@ def install_env(project: Project, *, locked: bool) -> dict[str, str]:
     env: dict[str, str] = {}
     if project.install.index_url:
         env[INDEX_ENV] = project.install.index_url
+    if (wheel := wheel_value(project)) is not None:
+        env[WHEEL_ENV] = wheel
     if locked and project.install.lock:
         env[LOCK_ENV] = project.install.lock
-    elif (wheel := wheel_value(project)) is not None:
-        env[WHEEL_ENV] = wheel
     return env
 
 

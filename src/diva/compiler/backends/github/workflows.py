@@ -326,6 +326,12 @@ def gate_requirements(project: Project) -> list[str]:
     return [diva_requirement(project), *readers]
 
 
+def lock_requirements(project: Project) -> list[str]:
+    """What ``diva lock`` resolves for the gate: its requirements at stage 2 and later,
+    whatever the stage, so that a promotion does not outdate the lock."""
+    return [diva_requirement(project), dvc_requirement(project), MLFLOW_READER]
+
+
 def dvc_requirement(project: Project) -> str:
     """DVC with the extra its remote's URL scheme needs."""
     scheme, separator, _ = project.dvc_remote[1].partition("://")
@@ -355,7 +361,7 @@ def install_steps(
         step["env"] = env
     if locked and lock == "base":
         step["env"] = {"BASE_REF": "${{ github.event.pull_request.base.ref }}", **env}
-        step["run"] = BASE_LOCK_SCRIPT
+        step["run"] = BASE_LOCK_SCRIPT.format(plain=pip_install(project, requirements))
     elif locked:
         step["run"] = CHECKOUT_LOCK_SCRIPT
     else:
