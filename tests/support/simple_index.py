@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterable
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,10 +56,8 @@ class SimpleIndex:
             folder.mkdir(parents=True)
             for file in files:
                 (folder / file.name).symlink_to(file.resolve())
-            links = "".join(f'<a href="{html.escape(f.name)}">{html.escape(f.name)}</a>\n' for f in files)
-            (folder / "index.html").write_text(f"<!DOCTYPE html><html><body>\n{links}</body></html>\n")
-        top = "".join(f'<a href="{p}/">{p}</a>\n' for p in sorted(projects))
-        (simple / "index.html").write_text(f"<!DOCTYPE html><html><body>\n{top}</body></html>\n")
+            (folder / "index.html").write_text(_page(file.name for file in files))
+        (simple / "index.html").write_text(_page(f"{name}/" for name in sorted(projects)))
 
     def __enter__(self) -> SimpleIndex:
         self._thread.start()
@@ -76,14 +75,19 @@ class SimpleIndex:
         shutil.rmtree(self._root, ignore_errors=True)
 
 
+def _page(links: Iterable[str]) -> str:
+    anchors = "".join(f'<a href="{html.escape(link)}">{html.escape(link)}</a>\n' for link in links)
+    return f"<!DOCTYPE html><html><body>\n{anchors}</body></html>\n"
+
+
 class _Handler(SimpleHTTPRequestHandler):
     def __init__(self, index: SimpleIndex, *args: Any, **kwargs: Any) -> None:
         self._index = index
         super().__init__(*args, **kwargs)
 
-    def do_GET(self) -> None:  # noqa: N802 — http.server's name
+    def do_GET(self) -> None:
         self._index.requests.append(self.path)
         super().do_GET()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 — its signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # pytest shows what matters; a log line per wheel is noise
