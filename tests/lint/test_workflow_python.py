@@ -69,6 +69,8 @@ def workflows(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, 
         out = root / case
         out.mkdir()
         (out / "diva.yaml").write_bytes(spec.read_bytes())
+        if (lock := spec.parent / "diva-lock.txt").is_file():  # its platform.install.lock
+            (out / lock.name).write_bytes(lock.read_bytes())
         apply(plan_job(Job(out / "diva.yaml", out)))
         for path in sorted((out / ".github" / "workflows").glob("*.yml")):
             found.append((case, path.name, _load(path)))

@@ -112,6 +112,9 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         out = root / name
         out.mkdir()
         (out / "diva.yaml").write_text(text, encoding="utf-8")
+        lock = ROOT / "tests" / "golden" / name.removeprefix("golden-") / "diva-lock.txt"
+        if lock.is_file():  # the input a case's platform.install.lock names
+            (out / lock.name).write_bytes(lock.read_bytes())
         apply(plan_job(Job(out / "diva.yaml", out)))
         folders[name] = out / WORKFLOWS_DIR
     return folders

@@ -19,22 +19,29 @@ INDEX_ENV = "PIP_INDEX_URL"
 WHEEL_ENV = "DIVA_WHEEL"
 #: The lock's path in the repository.
 LOCK_ENV = "DIVA_LOCK"
+PLAIN_INSTALL = "@plain-install@"
 #: Where the gate puts the base branch's lock: the runner's scratch folder.
 BASE_LOCK_FILE = "$RUNNER_TEMP/diva-lock.txt"
 #: The gate's lock, read from the base branch (the head's copy is data, never policy).
-#: A base branch without the lock has no hash policy yet: the plain install (``{plain}``).
+#: A base branch without the lock has no hash policy yet: the plain install, put in for
+#: :data:`PLAIN_INSTALL` by :func:`base_lock_script`.
 BASE_LOCK_SCRIPT = f"""\
 if git -C "$GITHUB_WORKSPACE" cat-file -e "origin/${{BASE_REF}}:${{{LOCK_ENV}}}"; then
   git -C "$GITHUB_WORKSPACE" show "origin/${{BASE_REF}}:${{{LOCK_ENV}}}" > "{BASE_LOCK_FILE}"
   python -m pip install --require-hashes -r "{BASE_LOCK_FILE}"
 else
   echo "::warning::origin/${{BASE_REF}} has no ${{{LOCK_ENV}}} yet: installing without hashes"
-  {{plain}}
+  {PLAIN_INSTALL}
 fi"""
 #: The lock of the checkout: for jobs whose checkout is the default branch itself.
 CHECKOUT_LOCK_SCRIPT = (
     f'python -m pip install --require-hashes -r "$GITHUB_WORKSPACE/${{{LOCK_ENV}}}"'
 )
+
+
+def base_lock_script(plain: str) -> str:
+    """The gate's install from the base branch's lock; ``plain`` where it has none."""
+    return BASE_LOCK_SCRIPT.replace(PLAIN_INSTALL, plain)
 
 
 def is_diva(requirement: str) -> bool:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from diva.compiler.backends.install import (
-    BASE_LOCK_SCRIPT,
     CHECKOUT_LOCK_SCRIPT,
     DIVA_DISTRIBUTION,
+    base_lock_script,
     install_env,
     requirement_words,
 )
@@ -361,7 +361,7 @@ def install_steps(
         step["env"] = env
     if locked and lock == "base":
         step["env"] = {"BASE_REF": "${{ github.event.pull_request.base.ref }}", **env}
-        step["run"] = BASE_LOCK_SCRIPT.format(plain=pip_install(project, requirements))
+        step["run"] = base_lock_script(pip_install(project, requirements))
     elif locked:
         step["run"] = CHECKOUT_LOCK_SCRIPT
     else:
