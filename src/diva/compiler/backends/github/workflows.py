@@ -381,4 +381,5 @@ def pip_install(
     puts each requirement on a line of its own, for lists too long for one."""
     parts = [f'-r "$GITHUB_WORKSPACE/{file}"' for file in files or []]
     parts += requirement_words(project, requirements)
+    wrap = wrap or project.install.wheel is not None  # its requirement is a long one
     return (" \\\n  " if wrap else " ").join(["python -m pip install", *parts])
