@@ -73,11 +73,11 @@ class Batch:
         self.unreadable = False
 
     def load(self) -> Iterator[tuple[Path, Spec | list[Issue]]]:
-        from diva.compiler.validate import load_spec
+        from diva.compiler.validate import load_checked
 
         for path in self.paths:
             try:
-                yield path, load_spec(path)
+                yield path, load_checked(path)
             except SpecError as err:
                 self.issues.extend(err.issues)
                 yield path, err.issues

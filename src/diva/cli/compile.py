@@ -39,7 +39,7 @@ def run_compile(jobs: list[Job], *, mode: Mode, force: bool, verbose: bool = Fal
     invalid = False
     for job in jobs:
         try:
-            outputs.append((job, render_job(job)))
+            outputs.append((job, render_job(job, check_lock=True)))
         except SpecError as err:
             for issue in err.issues:
                 click.echo(issue.render())

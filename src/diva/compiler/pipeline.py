@@ -22,7 +22,6 @@ def load_project(root: Path, spec_file: str) -> tuple[Spec, Project]:
     invalid, UsageError when unreadable): the one way commands load a project."""
     document = read_spec(root / spec_file)
     spec = validate_document(document)
-    check_files(spec, document, (root / spec_file).parent)
     return spec, build(spec, document.raw, spec_file)
 
 
@@ -59,14 +58,17 @@ class Output:
     meta: dict[str, object]
 
 
-def render_job(job: Job) -> Output:
-    """Validate the spec and render its files; raises SpecError when it is invalid.
+def render_job(job: Job, *, check_lock: bool = False) -> Output:
+    """Validate the spec and render its files; raises SpecError when it is invalid, and
+    with ``check_lock`` (``diva compile``) when the hash lock it names does not fit.
 
-    Reads the spec only, so it runs before the output folder is locked.
-    """
+    Reads the spec (and that lock) only, so it runs before the output folder is locked.
+    The gate's drift check leaves the lock alone: the head's copy is data, never read as
+    the project's policy."""
     document = read_spec(job.spec)
     spec = validate_document(document)
-    check_files(spec, document, job.spec.parent)
+    if check_lock:
+        check_files(spec, document, job.spec.parent)
     source = Path(os.path.relpath(job.spec.resolve(), job.out.resolve())).as_posix()
     project = build(spec, document.raw, source)
     meta: dict[str, object] = {

@@ -38,9 +38,14 @@ _EXPECTED_TYPE = {
 
 
 def load_spec(path: Path, display: str | None = None) -> Spec:
-    """Read, strictly load and validate the spec at ``path``, with the files it names
-    next to it (:func:`check_files`)."""
-    document = read_spec(path, display)
+    """Read, strictly load and validate the spec at ``path``."""
+    return validate_document(read_spec(path, display))
+
+
+def load_checked(path: Path) -> Spec:
+    """:func:`load_spec`, and the files it names next to it (:func:`check_files`): what
+    ``diva validate`` reports."""
+    document = read_spec(path)
     spec = validate_document(document)
     check_files(spec, document, path.parent)
     return spec
