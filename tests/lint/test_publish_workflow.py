@@ -3,7 +3,7 @@ generated ones, keeps its one write permission (the OIDC token) to the publish j
 builds distributions that pass ``twine check --strict``.
 
 The publish step itself (pypa/gh-action-pypi-publish with PyPI's trusted publishing)
-cannot run outside GitHub: docs/release.md#publishing-diva says so.
+cannot run outside GitHub: docs/contributing/publishing.md says so.
 """
 
 from __future__ import annotations
