@@ -15,14 +15,15 @@ No code of the checkout runs where it should not: every workflow sets
 ``PYTHONSAFEPATH=1``, so no Python puts the working directory on ``sys.path`` (a ``pip/``
 folder in a pull request is never imported as pip); every ``pip install`` and every
 step that does not need the repository runs in ``${{ runner.temp }}``, naming files of
-the checkout by ``$GITHUB_WORKSPACE``; and no job that holds a secret or a write
+the checkout by ``$GITHUB_WORKSPACE`` (every install is built by :func:`install_steps`,
+from where ``platform.install`` says); and no job that holds a secret or a write
 permission installs the project (tests/lint/test_workflow_python.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from diva.compiler.backends.install import (
     CHECKOUT_LOCK_SCRIPT,
@@ -346,7 +347,7 @@ def install_steps(
     *,
     files: list[str] | None = None,
     wrap: bool = False,
-    lock: str | None = None,
+    lock: Literal["base", "checkout"] | None = None,
 ) -> list[dict[str, Any]]:
     """The step(s) that install diva and its tools for a job, from where
     ``platform.install`` says (docs/install-source.md); the one way a workflow installs.
