@@ -32,6 +32,8 @@ CASES_DIR = Path(__file__).parent
 CASES = sorted(path.parent for path in CASES_DIR.glob("*/diva.yaml"))
 REGEN = os.environ.get("DIVA_REGEN") == "1"
 SPEC = "diva.yaml"
+#: A case's input beside its spec: the hash lock its platform.install.lock names.
+LOCK = "diva-lock.txt"
 
 
 def compile_case(case: Path, tmp_path: Path) -> Path:
@@ -39,6 +41,8 @@ def compile_case(case: Path, tmp_path: Path) -> Path:
     out = tmp_path / "out"
     out.mkdir()
     shutil.copyfile(case / SPEC, out / SPEC)
+    if (case / LOCK).is_file():
+        shutil.copyfile(case / LOCK, out / LOCK)
     apply(plan_job(Job(out / SPEC, out)))
     return out
 
@@ -53,7 +57,7 @@ def _regenerate(expected: Path, files: dict[str, bytes]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_case_compiles_to_its_expected_tree(case: Path, tmp_path: Path) -> None:
-    actual = tree(compile_case(case, tmp_path), skip=frozenset({SPEC}))
+    actual = tree(compile_case(case, tmp_path), skip=frozenset({SPEC, LOCK}))
     expected = case / "expected"
     if REGEN:
         _regenerate(expected, actual)

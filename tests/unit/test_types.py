@@ -62,6 +62,24 @@ CASES: dict[str, tuple[Any, list[str], list[str]]] = {
     "Memory": (types.Memory, ["512Mi", "2Gi", "1000"], ["2GB", "0Mi", "1.5Gi", ""]),
     "Line": (types.Line, ["Thickness (µm)"], ["", "a\nb", "tab\there"]),
     "Text": (types.Text, ["one\ntwo", "x"], ["", "   ", "bell\x07"]),
+    "IndexUrl": (
+        types.IndexUrl,
+        [
+            *["https://pypi.acme.example/simple", "https://h:8443/simple/", "https://h"],
+            *["http://127.0.0.1:8080/simple", "http://localhost/simple", "http://[::1]:9/s"],
+        ],
+        [
+            *["http://pypi.acme.example/simple", "http://localhost.evil.example/simple"],
+            *["https://kim:pw@h/simple", "https://t0ken@h/simple", "https://h/s?token=t"],
+            *['https://h/s"x', "https://h/$(id)", "https://h/a b", "ftp://h/s", "https://"],
+        ],
+    ),
+    "WheelUrl": (
+        types.WheelUrl,
+        ["https://github.com/a/b/releases/download/v1/diva_lifecycle-0.1.0-py3-none-any.whl"],
+        ["https://h/diva.tar.gz", "http://h/x.whl", "https://u:p@h/x.whl", "https://h/`x`.whl"],
+    ),
+    "Sha256": (types.Sha256, ["ab" * 32], ["AB" * 32, "ab" * 31, "sha256:" + "ab" * 32]),
     "HttpUrl": (
         types.HttpUrl,
         ["https://doi.org/10.1/x", "https://h/a@b?email=kim@example.com"],

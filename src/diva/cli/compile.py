@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from diva.cli.common import Batch
+from diva.cli.common import SPEC_OPTION, Batch, project_root, say
 from diva.errors import EXIT_INVALID, EXIT_OK, SpecError, UsageError
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def run_compile(jobs: list[Job], *, mode: Mode, force: bool, verbose: bool = Fal
     invalid = False
     for job in jobs:
         try:
-            outputs.append((job, render_job(job)))
+            outputs.append((job, render_job(job, check_lock=True)))
         except SpecError as err:
             for issue in err.issues:
                 click.echo(issue.render())
@@ -162,4 +162,28 @@ def compile_command(
     sys.exit(run_compile(jobs, mode=mode, force=force, verbose=verbose))
 
 
-COMMANDS = (compile_command,)
+@click.command(name="lock")
+@SPEC_OPTION
+def lock_command(spec: Path) -> None:
+    """Write the hash lock of the gate's install (platform.install.lock).
+
+    pip resolves diva, DVC with the remote's extra and MLflow's client through
+    platform.install (nothing is installed) and the lock pins each with its sha256;
+    the gate installs it with --require-hashes, from the base branch. Run it on the
+    platform of the CI runner, and again after a new diva version or DVC remote.
+    Exits 4 when pip cannot resolve (index unreachable).
+    """
+    from diva.compiler.ir import build
+    from diva.compiler.source import read_spec
+    from diva.compiler.validate import validate_document
+    from diva.lifecycle.install_lock import write_lock
+
+    root, name = project_root(spec)
+    document = read_spec(root / name, name)
+    project = build(validate_document(document), document.raw, name)
+    say(f"resolving {project.install.lock or 'the lock'} with pip ...")
+    path = write_lock(project, root)
+    click.echo(f"wrote {path.relative_to(root)}")
+
+
+COMMANDS = (compile_command, lock_command)

@@ -146,6 +146,17 @@ class Team:
 
 
 @dataclass(frozen=True)
+class Install:
+    """Where CI and the images install diva from (``platform.install``): pip's default
+    index, or ``index_url``; diva itself from ``wheel`` (URL, sha256) when pinned; the
+    gate's install from the hash lock at ``lock`` when there is one."""
+
+    index_url: str | None = None
+    wheel: tuple[str, str] | None = None
+    lock: str | None = None
+
+
+@dataclass(frozen=True)
 class Project:
     """Everything a backend may read. Built by :func:`build` from a validated spec."""
 
@@ -182,6 +193,8 @@ class Project:
     monitoring: Monitoring | None = None
     #: Where the gate's evidence comes from: ``verified`` or ``self-attested``.
     evidence: str = "verified"
+    #: Where CI and the images install diva and its tools from (``platform.install``).
+    install: Install = Install()
     #: Whose approval each kind of pull request needs (``approvals``, defaults filled in).
     approvals: Mapping[str, tuple[policy.Approval, ...]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -314,9 +327,16 @@ def build(spec: Spec, spec_text: bytes, spec_file: str = "diva.yaml") -> Project
         gpu_runner=platform.ci.gpu_runner,
         monitoring=_monitoring(spec),
         evidence=platform.evidence,
+        install=_install(spec),
         approvals=policy.approvals(spec),
         policy=policy.of(spec),
     )
+
+
+def _install(spec: Spec) -> Install:
+    install = spec.platform.install
+    wheel = (install.wheel.url, install.wheel.sha256) if install.wheel else None
+    return Install(install.index_url, wheel, install.lock)
 
 
 def _monitoring(spec: Spec) -> Monitoring | None:

@@ -12,7 +12,7 @@ from diva.compiler.ir import Project, build
 from diva.compiler.render import Artifact
 from diva.compiler.source import read_spec
 from diva.compiler.spec.model import Spec
-from diva.compiler.validate import validate_document
+from diva.compiler.validate import check_files, validate_document
 from diva.compiler.writer import Plan, plan
 from diva.errors import UsageError
 
@@ -58,13 +58,17 @@ class Output:
     meta: dict[str, object]
 
 
-def render_job(job: Job) -> Output:
-    """Validate the spec and render its files; raises SpecError when it is invalid.
+def render_job(job: Job, *, check_lock: bool = False) -> Output:
+    """Validate the spec and render its files; raises SpecError when it is invalid, and
+    with ``check_lock`` (``diva compile``) when the hash lock it names does not fit.
 
-    Reads the spec only, so it runs before the output folder is locked.
-    """
+    Reads the spec (and that lock) only, so it runs before the output folder is locked.
+    The gate's drift check leaves the lock alone: the head's copy is data, never read as
+    the project's policy."""
     document = read_spec(job.spec)
     spec = validate_document(document)
+    if check_lock:
+        check_files(spec, document, job.spec.parent)
     source = Path(os.path.relpath(job.spec.resolve(), job.out.resolve())).as_posix()
     project = build(spec, document.raw, source)
     meta: dict[str, object] = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from diva import __version__
 from diva.compiler.source import Document, PathKey
 from diva.compiler.spec.model import Spec
 from diva.contract import BROKER_KINDS as SUPPORTED_KINDS
@@ -257,6 +258,22 @@ def approval_roles(spec: Spec, doc: Document) -> Iterator[Issue]:
             seen.add(role)
 
 
+def install_source(spec: Spec, doc: Document) -> Iterator[Issue]:
+    """A pinned wheel is diva at the version that compiles the files (its file name says
+    which: ``diva_lifecycle-<version>-...whl``)."""
+    wheel = spec.platform.install.wheel
+    if wheel is None:
+        return
+    expected = f"diva_lifecycle-{__version__}-"
+    if not wheel.url.rpartition("/")[2].startswith(expected):
+        yield doc.issue(
+            ("platform", "install", "wheel", "url"),
+            f"must be a wheel of diva {__version__}, the version compiling this spec "
+            f"(a file name starting with '{expected}')",
+            at_value=True,
+        )
+
+
 RULES: tuple[Rule, ...] = (
     Rule(dataset_references, frozenset({"targets", "datasets", "monitoring"})),
     Rule(unique_names, frozenset({"idea", "platform", "targets", "monitoring"})),
@@ -264,6 +281,7 @@ RULES: tuple[Rule, ...] = (
     Rule(pipeline_folders, frozenset({"datasets", "model"})),
     Rule(serving_settings, frozenset({"stage", "serving", "platform"})),
     Rule(approval_roles, frozenset({"approvals", "team"})),
+    Rule(install_source, frozenset({"platform"})),
     Rule(
         stage_requirements,
         frozenset({"stage", "datasets", "model", "platform", "serving", "slos", "monitoring"}),

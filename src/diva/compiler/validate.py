@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from diva import __version__
 from diva.compiler import reachability, rules
 from diva.compiler.source import Document, PathKey, read_spec
 from diva.compiler.spec.model import Spec
@@ -42,11 +43,61 @@ def load_spec(path: Path, display: str | None = None) -> Spec:
 
 
 def check_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Issue]]:
-    """The valid spec at ``path`` and its warnings (:mod:`.reachability`); raises
-    :class:`SpecError` like :func:`load_spec`."""
+    """The valid spec at ``path`` and its warnings (:mod:`.reachability`), after the
+    files it names next to it (:func:`check_files`): what ``diva validate`` reports.
+    Raises :class:`SpecError` like :func:`load_spec`."""
     doc = read_spec(path, display)
     spec = validate_document(doc)
+    check_files(spec, doc, path.parent)
     return spec, reachability.warnings(spec, doc)
+
+
+def check_files(spec: Spec, doc: Document, root: Path) -> None:
+    """:class:`SpecError` when a file the spec names in the project folder ``root`` is
+    missing or does not fit: the hash lock of ``platform.install.lock``. Only ``diva
+    compile`` and ``diva validate`` read it; the gate reads its base branch's copy."""
+    if issues := list(_lock_issues(spec, doc, root)):
+        raise SpecError(issues)
+
+
+#: A lock's line that pins diva: ``diva-lifecycle==V`` or ``diva-lifecycle @ URL``.
+_DIVA_LINE = re.compile(
+    r"^diva[-_.]lifecycle(?:\[[^\]]*\])?\s*(?:==\s*(?P<version>[^\s;\\]+)|@\s*(?P<url>\S+))",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _lock_issues(spec: Spec, doc: Document, root: Path) -> Iterator[Issue]:
+    lock = spec.platform.install.lock
+    if lock is None:
+        return
+    path: PathKey = ("platform", "install", "lock")
+    try:
+        text = (root / lock).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
+        message = f"cannot read the lock {lock} ({reason}): write it with `diva lock`"
+        yield doc.issue(path, message, at_value=True)
+        return
+    match = _DIVA_LINE.search(text)
+    url = match.group("url") if match else None
+    version = match.group("version") if match else None
+    if url is not None:
+        version = _wheel_version(url)
+    if version != __version__ or "--hash=sha256:" not in text:
+        yield doc.issue(
+            path,
+            f"the lock {lock} does not pin diva-lifecycle {__version__} with its hash "
+            f"(the version compiling this spec; found: {version or 'none'}): "
+            "write it again with `diva lock`",
+            at_value=True,
+        )
+
+
+def _wheel_version(url: str) -> str | None:
+    name = url.partition("#")[0].rpartition("/")[2]
+    parts = name.split("-")
+    return parts[1] if len(parts) > 2 and name.endswith(".whl") else None
 
 
 def validate_document(doc: Document) -> Spec:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 
+from diva.compiler.backends.install import DIVA_DISTRIBUTION, WHEEL_ENV, image_args
 from diva.compiler.ir import Project
 from diva.compiler.render import Artifact, commented_text
 from diva.contract import BASE_IMAGE_ENV, DOCKER_DIR, REQUIREMENTS_FILE, SERVING_MODEL_DIR
@@ -141,8 +142,9 @@ def _train(project: Project) -> list[str]:
         *_head(project, "train", "the project's requirements, diva and DVC."),
         "",
         f"COPY {REQUIREMENTS_FILE} /opt/diva/{REQUIREMENTS_FILE}",
+        *_install_args(project),
         "RUN pip install --no-cache-dir -r /opt/diva/requirements.txt "
-        + _quoted(f"diva-lifecycle[pipeline]=={project.diva_version}"),
+        + _diva(project, "pipeline"),
         "",
         f"USER {USER_ID}:{USER_ID}",
         f"WORKDIR {PROJECT_PATH}",
@@ -203,9 +205,24 @@ def _serve_install(project: Project) -> list[str]:
         return [install]
     return [
         "# and diva's broker consumer (`diva consume`), the version that compiled this file",
+        *_install_args(project),
         f"{install} \\",
-        "    " + _quoted(f"diva-lifecycle[consumer]=={project.diva_version}"),
+        "    " + _diva(project, "consumer"),
     ]
+
+
+def _install_args(project: Project) -> list[str]:
+    """Where pip finds diva (platform.install): its index and its pinned wheel, as
+    build arguments pip reads from the environment of the RUN that installs."""
+    return [f"ARG {name}={_quoted(value)}" for name, value in image_args(project).items()]
+
+
+def _diva(project: Project, extra: str) -> str:
+    """diva's requirement, quoted: the version that compiled the file, or the pinned
+    wheel (``URL#sha256=HEX``, checked by pip) named by its build argument."""
+    if project.install.wheel is not None:
+        return f'"{DIVA_DISTRIBUTION}[{extra}] @ ${{{WHEEL_ENV}}}"'
+    return _quoted(f"{DIVA_DISTRIBUTION}[{extra}]=={project.diva_version}")
 
 
 def _dockerignore(project: Project) -> str:

@@ -12,15 +12,19 @@ from diva.compiler.spec.types import (
     Cpu,
     Cron,
     Digest,
+    IndexUrl,
     Memory,
     Name,
     PinnedImage,
     PythonVersion,
     Registry,
+    RelPath,
     RemoteUrl,
     RunnerLabel,
+    Sha256,
     Topic,
     TrackingUri,
+    WheelUrl,
 )
 
 
@@ -135,6 +139,33 @@ class CiSettings(Section):
     """Runner label for GPU training jobs."""
 
 
+class PinnedWheel(Section):
+    """A wheel of diva at a fixed URL (a release asset of its repository, say), checked
+    against its digest before pip installs it."""
+
+    url: WheelUrl
+    """URL of the wheel, e.g. https://github.com/acme/diva/releases/download/v0.1.0/
+    diva_lifecycle-0.1.0-py3-none-any.whl; its file name names diva's version."""
+    sha256: Sha256
+    """sha256 of the wheel file (64 hex digits); pip refuses a file with another."""
+
+
+class InstallSettings(Section):
+    """Where the generated workflows and images install diva and its tools from
+    (docs/install-source.md). The default is pip's: the public index."""
+
+    index_url: IndexUrl | None = None
+    """Package index to install from instead of the public one (pip's --index-url), e.g.
+    https://pypi.example.org/simple. No credentials in it: the runner's pip
+    configuration or keyring provides them."""
+    wheel: PinnedWheel | None = None
+    """diva itself from this wheel (its dependencies still come from the index)."""
+    lock: RelPath | None = None
+    """Hash lock of the gate's install written by `diva lock` (e.g. diva-lock.txt): the
+    gate and record jobs then install with pip --require-hashes, the gate from the base
+    branch's copy."""
+
+
 class Platform(Section):
     """The organisation's platform: registries, base images, tracking, CI."""
 
@@ -150,6 +181,8 @@ class Platform(Section):
     """DVC settings: where datasets are pushed."""
     ci: CiSettings = CiSettings()
     """CI settings."""
+    install: InstallSettings = InstallSettings()
+    """Where CI and the images install diva and its tools from."""
     environments: Annotated[list[Name], Field(min_length=1)] = ["staging", "production"]
     """Deployment environments, in promotion order."""
     evidence: Literal["verified", "self-attested"] = "verified"

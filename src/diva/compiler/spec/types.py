@@ -231,6 +231,45 @@ HttpUrl = _constrained(
     _credentials_problem,
 )
 
+#: Characters of a package index or wheel URL: no quote, backslash, ``$`` or backtick,
+#: so that the URL is one word for pip, the shell and a Dockerfile alike.
+_URL_CHARS = r"[A-Za-z0-9._~:/?#@!&*+,;=%-]"
+#: Plain http only on the machine itself (a test index, a local mirror): anything else
+#: would let the network between CI and the index swap diva for another package.
+_INDEX_HOST = (
+    r"(?:https://[A-Za-z0-9._-]+(?::[0-9]{1,5})?"
+    r"|http://(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?)"
+)
+
+
+def _plain_http_problem(value: str) -> str | None:
+    loopback = r"http://(?:127\.0\.0\.1|localhost|\[::1\])(?:[:/]|$)"
+    if value.startswith("http://") and not re.match(loopback, value):
+        return "must use https:// (plain http only on the loopback: 127.0.0.1, localhost, [::1])"
+    return None
+
+
+INDEX_URL = r"^" + _NO_CREDENTIALS + _INDEX_HOST + r"(?:/" + _URL_CHARS + r"*)?$"
+IndexUrl = _constrained(
+    INDEX_URL,
+    "must be a package index URL such as https://pypi.example.org/simple (http:// only on "
+    "the loopback; no quotes, spaces or '$')" + _CREDENTIALS_HINT,
+    _credentials_problem,
+    _plain_http_problem,
+)
+
+WHEEL_URL = r"^" + _NO_CREDENTIALS + _INDEX_HOST + r"/" + _URL_CHARS + r"*\.whl$"
+WheelUrl = _constrained(
+    WHEEL_URL,
+    "must be the https:// URL of a wheel (ending in '.whl'; http:// only on the loopback; "
+    "no quotes, spaces or '$')" + _CREDENTIALS_HINT,
+    _credentials_problem,
+    _plain_http_problem,
+)
+
+SHA256 = r"^[a-f0-9]{64}$"
+Sha256 = _constrained(SHA256, "must be a sha256 digest: 64 lowercase hex digits")
+
 TRACKING_URI = (
     r"^" + _NO_CREDENTIALS + r"(?:(?:sqlite|postgresql|mysql|mssql)(?:\+[a-z0-9]+)?://[^\s]*"
     r"|https?://[^\s]+|file:[^\s]+|databricks(?:://[^\s]*)?)$"

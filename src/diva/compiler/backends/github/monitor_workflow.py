@@ -54,7 +54,7 @@ from diva.compiler.backends.github.workflows import (
     WRITE_PERMISSIONS,
     diva_requirement,
     dvc_requirement,
-    install_step,
+    install_steps,
     job,
     setup_steps,
     workflow,
@@ -102,7 +102,7 @@ def monitor_workflow(project: Project) -> dict[str, Any]:
 def _download(project: Project) -> dict[str, Any]:
     steps = [
         *setup_steps(project, full_history=False),
-        _install(project, "Install diva and MLflow", mlflow_requirements(project)),
+        *_install(project, "Install diva and MLflow", mlflow_requirements(project)),
         {
             "name": "Download the champion and the challengers",
             "env": mlflow_env(project),
@@ -121,7 +121,7 @@ def _evaluate(project: Project) -> dict[str, Any]:
     install = [MLFLOW_REQUIREMENT, dvc_requirement(project)]
     steps = [
         *setup_steps(project, full_history=False),
-        _install(project, "Install the project, diva, MLflow and DVC", install, project_too=True),
+        *_install(project, "Install the project, diva, MLflow and DVC", install, project_too=True),
         # dvc works on the repository, so in the checkout (PYTHONSAFEPATH covers it)
         *(_pull(dataset) for dataset in monitored(project)),
         _download_artifact(VERSIONS),
@@ -142,7 +142,7 @@ def _propose(project: Project) -> dict[str, Any]:
     steps = [
         # full history: the proposal runs the gate, which counts stage cycles in it
         *setup_steps(project, full_history=True),
-        _install(project, "Install diva, MLflow and DVC", install),
+        *_install(project, "Install diva, MLflow and DVC", install),
         _download_artifact(MEASURED),
         {
             # in the checkout: it proposes a change of it; only diva runs here, on the
@@ -180,7 +180,7 @@ def _releases(project: Project) -> dict[str, Any]:
     steps = [
         # full history: the ratifying pull request runs the gate, which counts cycles in it
         *setup_steps(project, full_history=True),
-        install_step("Install diva, MLflow and DVC", install, wrap=True),
+        *install_steps(project, "Install diva, MLflow and DVC", install, wrap=True),
         {
             # in the checkout: it proposes a change of it; only diva runs here
             "name": "Compare the aliases with the pinned releases",
@@ -207,10 +207,10 @@ def monitored(project: Project) -> list[Dataset]:
 
 def _install(
     project: Project, name: str, others: list[str], *, project_too: bool = False
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
     requirements = [diva_requirement(project, MONITOR_EXTRA), *others]
     files = [REQUIREMENTS] if project_too else None
-    return install_step(name, requirements, files=files, wrap=True)
+    return install_steps(project, name, requirements, files=files, wrap=True)
 
 
 def _upload(artifact: str, file: str | None = None) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from diva.compiler.backends.github.workflows import (
     SPEC_IN_WORKSPACE,
     WRITE_PERMISSIONS,
     diva_requirement,
-    install_step,
+    install_steps,
     job,
     setup_steps,
     workflow,
@@ -102,10 +102,10 @@ def release_workflow(project: Project) -> dict[str, Any]:
     return workflow("diva release", on, jobs, cancel=False)
 
 
-def _install(project: Project) -> dict[str, Any]:
+def _install(project: Project) -> list[dict[str, Any]]:
     # diva and MLflow only: no job of this workflow installs the project on the runner
     requirements = [diva_requirement(project), *mlflow_requirements(project)]
-    return install_step("Install diva and MLflow", requirements)
+    return install_steps(project, "Install diva and MLflow", requirements)
 
 
 def mlflow_requirements(project: Project) -> list[str]:
@@ -136,7 +136,7 @@ def _image(project: Project) -> dict[str, Any]:
     needed = "steps.release.outputs.needs_image == 'true'"
     steps = [
         *setup_steps(project, full_history=False),
-        _install(project),
+        *_install(project),
         {
             "name": f"Read the release of {environment}",
             "id": "release",
@@ -186,7 +186,7 @@ def _pin(project: Project) -> dict[str, Any]:
     environment = project.environments[0]
     steps = [
         *setup_steps(project, full_history=True),
-        _install(project),
+        *_install(project),
         {
             # in the checkout: it edits the spec and pushes the branch; diva alone runs
             # here (PYTHONSAFEPATH keeps the checkout off sys.path)
@@ -214,7 +214,7 @@ def _pin(project: Project) -> dict[str, Any]:
 def _aliases(project: Project) -> dict[str, Any]:
     steps = [
         *setup_steps(project, full_history=False),
-        _install(project),
+        *_install(project),
         {
             "name": "Point the MLflow aliases at the pinned versions",
             "env": mlflow_env(project),

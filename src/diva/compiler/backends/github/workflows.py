@@ -15,15 +15,23 @@ No code of the checkout runs where it should not: every workflow sets
 ``PYTHONSAFEPATH=1``, so no Python puts the working directory on ``sys.path`` (a ``pip/``
 folder in a pull request is never imported as pip); every ``pip install`` and every
 step that does not need the repository runs in ``${{ runner.temp }}``, naming files of
-the checkout by ``$GITHUB_WORKSPACE``; and no job that holds a secret or a write
+the checkout by ``$GITHUB_WORKSPACE`` (every install is built by :func:`install_steps`,
+from where ``platform.install`` says); and no job that holds a secret or a write
 permission installs the project (tests/lint/test_workflow_python.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+from diva.compiler.backends.install import (
+    CHECKOUT_LOCK_SCRIPT,
+    DIVA_DISTRIBUTION,
+    base_lock_script,
+    install_env,
+    requirement_words,
+)
 from diva.compiler.ir import Dataset, Project
 from diva.compiler.render import yaml_text
 from diva.contract import SPEC_FILE
@@ -59,7 +67,6 @@ RELEASE_WORKFLOW = ".github/workflows/release.yml"
 MONITOR_WORKFLOW = ".github/workflows/monitor.yml"
 #: The gate job's name: the status check the ruleset requires.
 GATE_CHECK = "diva gate"
-DIVA_DISTRIBUTION = "diva-lifecycle"
 DVC_VERSIONS = ">=3.50,<4"
 #: DVC's optional dependencies per remote URL scheme; local folders and HTTP need none.
 DVC_EXTRAS = {
@@ -142,9 +149,11 @@ def gate_workflow(project: Project) -> dict[str, Any]:
     readers = [dvc_requirement(project), MLFLOW_READER] if project.stage >= 2 else []
     steps = [
         *setup_steps(project, full_history=True),
-        install_step(
+        *install_steps(
+            project,
             "Install diva" + (", DVC and MLflow's client" if readers else ""),
-            [diva_requirement(project), *readers],
+            gate_requirements(project),
+            lock="base",
         ),
         {
             # in the checkout: the gate reads its git objects (never imports or runs
@@ -184,7 +193,7 @@ def record_workflow(project: Project) -> dict[str, Any]:
     readers = [dvc_requirement(project), MLFLOW_READER] if project.stage >= 2 else []
     steps = [
         *setup_steps(project, full_history=True),
-        install_step("Install diva", [diva_requirement(project), *readers]),
+        *install_steps(project, "Install diva", gate_requirements(project), lock="checkout"),
         {
             "name": "Record the verdict",
             "env": {
@@ -215,7 +224,8 @@ def pipeline_workflow(project: Project) -> dict[str, Any] | None:
         return None
     steps = [
         *setup_steps(project, full_history=False),
-        install_step(
+        *install_steps(
+            project,
             "Install the project, diva and DVC",
             [diva_requirement(project), dvc_requirement(project)],
             files=[REQUIREMENTS],
@@ -310,6 +320,19 @@ def diva_requirement(project: Project, extra: str | None = None) -> str:
     return f"{name}=={project.diva_version}"
 
 
+def gate_requirements(project: Project) -> list[str]:
+    """What the gate and record jobs install (what ``diva lock`` resolves): diva, and from
+    stage 2 DVC with its remote's extra and MLflow's client."""
+    readers = [dvc_requirement(project), MLFLOW_READER] if project.stage >= 2 else []
+    return [diva_requirement(project), *readers]
+
+
+def lock_requirements(project: Project) -> list[str]:
+    """What ``diva lock`` resolves for the gate: its requirements at stage 2 and later,
+    whatever the stage, so that a promotion does not outdate the lock."""
+    return [diva_requirement(project), dvc_requirement(project), MLFLOW_READER]
+
+
 def dvc_requirement(project: Project) -> str:
     """DVC with the extra its remote's URL scheme needs."""
     scheme, separator, _ = project.dvc_remote[1].partition("://")
@@ -317,21 +340,47 @@ def dvc_requirement(project: Project) -> str:
     return f"dvc[{extra}]{DVC_VERSIONS}" if extra else f"dvc{DVC_VERSIONS}"
 
 
-def install_step(
-    name: str, requirements: list[str], *, files: list[str] | None = None, wrap: bool = False
-) -> dict[str, Any]:
-    """A ``pip install`` run outside the checkout, so that nothing in it can be imported
-    as pip; requirement files are named in the checkout."""
-    run = pip_install(requirements, files=files, wrap=wrap)
-    return {"name": name, "working-directory": OUTSIDE, "run": run}
+def install_steps(
+    project: Project,
+    name: str,
+    requirements: list[str],
+    *,
+    files: list[str] | None = None,
+    wrap: bool = False,
+    lock: Literal["base", "checkout"] | None = None,
+) -> list[dict[str, Any]]:
+    """The step(s) that install diva and its tools for a job, from where
+    ``platform.install`` says (docs/install-source.md); the one way a workflow installs.
+
+    Runs outside the checkout, so that nothing in it can be imported as pip; requirement
+    files are named in the checkout. ``lock`` is for the gate's requirements only: with
+    a hash lock in the spec, ``"base"`` installs the base branch's copy of it (the gate:
+    the head is data), ``"checkout"`` the checkout's (a job on the default branch)."""
+    locked = lock is not None and project.install.lock is not None
+    step: dict[str, Any] = {"name": name, "working-directory": OUTSIDE}
+    if env := install_env(project, locked=locked):
+        step["env"] = env
+    if locked and lock == "base":
+        step["env"] = {"BASE_REF": "${{ github.event.pull_request.base.ref }}", **env}
+        step["run"] = base_lock_script(pip_install(project, requirements))
+    elif locked:
+        step["run"] = CHECKOUT_LOCK_SCRIPT
+    else:
+        step["run"] = pip_install(project, requirements, files=files, wrap=wrap)
+    return [step]
 
 
 def pip_install(
-    requirements: list[str], *, files: list[str] | None = None, wrap: bool = False
+    project: Project,
+    requirements: list[str],
+    *,
+    files: list[str] | None = None,
+    wrap: bool = False,
 ) -> str:
     """The install command; requirements are diva's own constants, quoted for the shell,
     and requirement files are read from the checkout (``$GITHUB_WORKSPACE``). ``wrap``
     puts each requirement on a line of its own, for lists too long for one."""
     parts = [f'-r "$GITHUB_WORKSPACE/{file}"' for file in files or []]
-    parts += [f'"{item}"' for item in requirements]
+    parts += requirement_words(project, requirements)
+    wrap = wrap or project.install.wheel is not None  # its requirement is a long one
     return (" \\\n  " if wrap else " ").join(["python -m pip install", *parts])
