@@ -154,6 +154,8 @@ def run_act(
     mounts: Mapping[Path, str] | None = None,
     writable: Mapping[Path, str] | None = None,
     network: str = "host",
+    bind: bool = False,
+    runner_labels: Sequence[str] = (),
     timeout: float = 900,
 ) -> subprocess.CompletedProcess[str]:
     """Run `act EVENT` in `repo` with `payload` as the event; act's log is in stdout.
@@ -164,7 +166,10 @@ def run_act(
     repository's secrets and configuration variables. `mounts` binds host directories
     read-only into the job container (`{host_dir: "/path/inside"}`), `writable` the same
     for writing (a bare origin a job pushes to); `network="none"` cuts the job off the
-    network.
+    network. `bind` mounts `repo` into the job container (act's `--bind`) instead of
+    copying it: a container the job starts on the host's engine (`docker run -v
+    PATH:PATH`) then sees the job's workspace, and what the job writes stays in `repo`.
+    `runner_labels` are more `runs-on` labels (a GPU runner's) mapped to the runner image.
     """
     act = act_binary()
     if act is None:
@@ -184,6 +189,9 @@ def run_act(
         args = [str(act), event, "-e", str(event_file), *_fixed_flags(files, network)]
         if workflow is not None:
             args += ["-W", str(workflow.resolve())]
+        if bind:
+            args.append("--bind")
+        args += [flag for label in runner_labels for flag in ("-P", f"{label}={RUNNER_IMAGE}")]
         args += _local_action_flags({**LOCAL_ACTIONS, **(local_actions or {})})
         args += [flag for key, value in (env or {}).items() for flag in ("--env", f"{key}={value}")]
         if mounts or writable:
