@@ -36,7 +36,10 @@ is empty or this repository) and instead `docker cp`s the *working tree* of `rep
 the container -- including uncommitted and untracked files, excluding `.gitignore`d
 ones, `.git` included. The workspace has the same absolute path inside as on the host:
 `GITHUB_WORKSPACE == str(repo)`, also the working directory of `run:` steps. Files are
-copied, not mounted: what the job writes stays in the container. The event payload is
+copied, not mounted: what the job writes stays in the container (unless `bind=True`,
+act's `--bind`: then `repo` itself is mounted there, which a job that starts containers
+on the host's engine needs; the training workflow's test also mounts the host's Docker
+socket and client with `writable=`/`mounts=`). The event payload is
 written outside `repo`, so the workspace holds nothing but the repository.
 
 Context act derives: `github.repository` from the `origin` remote's URL (`nektos/act`
