@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 #: Documented exit codes (see docs/cli.md).
 EXIT_OK = 0
@@ -56,6 +57,8 @@ class Issue:
     column: int
     path: tuple[str | int, ...] = field(default=())
     message: str = ""
+    #: ``error`` makes the spec invalid; a ``warning`` is shown and the spec stays valid.
+    severity: Literal["error", "warning"] = "error"
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.file, self.line, self.column, self.dotted, self.message)
@@ -73,6 +76,8 @@ class Issue:
         escape sequence could rewrite the terminal.
         """
         where = f"{self.file}:{self.line}:{self.column}"
+        if self.severity == "warning":
+            where += ": warning"
         text = (
             f"{where}: {self.dotted}: {self.message}" if self.path else f"{where}: {self.message}"
         )
@@ -85,6 +90,7 @@ class Issue:
             "column": self.column,
             "path": list(self.path),
             "message": self.message,
+            "severity": self.severity,
         }
 
 

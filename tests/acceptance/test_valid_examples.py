@@ -15,7 +15,7 @@ EXAMPLE_DIRS = [path.parent for path in EXAMPLES]
 INVALID = Path(__file__).parent / "invalid"
 #: Invalid cases for the JSON output: several nested problems, and one without a path.
 JSON_CASES = ["many-problems", "yaml-anchor"]
-ISSUE_KEYS = {"file", "line", "column", "path", "message"}
+ISSUE_KEYS = {"file", "line", "column", "path", "message", "severity"}
 
 
 @pytest.mark.parametrize("example", EXAMPLE_DIRS, ids=[path.name for path in EXAMPLE_DIRS])
@@ -36,6 +36,8 @@ def test_example_as_json_is_an_empty_list(example: Path, run_diva: RunDiva) -> N
 def _render(issue: dict[str, object]) -> str:
     assert isinstance(issue["path"], list)
     where = f"{issue['file']}:{issue['line']}:{issue['column']}"
+    if issue["severity"] == "warning":
+        where += ": warning"
     path = " -> ".join(str(part) for part in issue["path"])
     return f"{where}: {path}: {issue['message']}" if path else f"{where}: {issue['message']}"
 

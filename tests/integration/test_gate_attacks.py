@@ -161,6 +161,20 @@ def test_a_self_attested_policy_believes_the_file_and_says_so(
     assert "SELF-ATTESTED" in run_diva("gate", "--base", "main", cwd=repo).stdout
 
 
+def test_a_remote_folder_that_ci_has_not_is_named_as_such(run_diva: RunDiva, repo: Path) -> None:
+    """An absolute remote folder (a mount on the author's machine) that the machine the
+    gate runs on has not: the data is unverified, never "not pushed"."""
+    away = "  dvc:\n    remote: {name: local, url: /var/empty/diva-remote-not-here}\n"
+    commit_spec(repo, at_stage(2) + away, "the remote on a mount", compiled=True)
+    ask_for_stage_3(repo, at_stage(3) + away)
+    code, _, rows = gate(run_diva, repo)
+    assert code == 1
+    assert failing(rows) == {"data.small": "unverified"}
+    assert "/var/empty/diva-remote-not-here is a folder that is not on this machine" in (
+        rows["data.small"][1]
+    )
+
+
 # --- the rules come from the base -------------------------------------------------------
 
 
@@ -207,13 +221,18 @@ def test_a_pull_request_cannot_point_dvc_at_a_remote_it_chose(
     shutil.rmtree(repo / REMOTE)
     (repo / REMOTE).mkdir()  # the spec's remote is there, without the data
     own = tmp_path / "attacker-remote"
+    git(repo, "checkout", "-q", "-b", "promote")
+    (repo / "diva.yaml").write_text(at_stage(3))
+    compile_here(repo)  # .dvc/config is generated: the edit below comes after it
     sh(repo, *DVC, "remote", "add", "-d", "attacker", str(own))
     sh(repo, *DVC, "push", "-q")
-    ask_for_stage_3(repo)
+    propose(repo, "ask for stage 3", "promote")
     assert "attacker" in git(repo, "show", "HEAD:.dvc/config")
     code, _, rows = gate(run_diva, repo)
     assert code == 1
     assert rows["data.small"] == ("fail", "month: not pushed to the DVC remote")
+    assert rows["generated"][0] == "fail"  # and the edited config is drift
+    assert ".dvc/config" in rows["generated"][1]
 
 
 def test_going_back_with_a_bigger_cycle_budget_is_a_policy_change(

@@ -70,14 +70,17 @@ class Batch:
     def __init__(self, paths: tuple[Path, ...]) -> None:
         self.paths = [spec_path(path) for path in paths or (Path(SPEC_FILE),)]
         self.issues: list[Issue] = []
+        #: the warnings of the valid specs, per spec (``diva validate`` shows them)
+        self.warnings: dict[Path, list[Issue]] = {}
         self.unreadable = False
 
     def load(self) -> Iterator[tuple[Path, Spec | list[Issue]]]:
-        from diva.compiler.validate import load_spec
+        from diva.compiler.validate import check_spec
 
         for path in self.paths:
             try:
-                yield path, load_spec(path)
+                spec, self.warnings[path] = check_spec(path)
+                yield path, spec
             except SpecError as err:
                 self.issues.extend(err.issues)
                 yield path, err.issues

@@ -22,14 +22,22 @@ DEFAULT_SCHEMA_PATH = Path("specs/diva.schema.json")
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="text for people, json (a list of issues) for editors and CI.",
+    help="text for people, json (a list of issues, each with its severity) for editors and CI.",
 )
-def validate(paths: tuple[Path, ...], output: str) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat warnings as problems: exit 1 when any spec has one.",
+)
+def validate(paths: tuple[Path, ...], output: str, strict: bool) -> None:
     """Check diva.yaml files and report every problem with line:column.
 
     PATHS are spec files or directories holding a diva.yaml (default: ./diva.yaml).
-    Exits 0 when every file is valid, 1 when any is invalid, 2 on usage errors
-    (an unreadable path is reported and the other paths are still checked).
+    A valid spec may still get warnings: from stage 2, a DVC remote or an MLflow store
+    that the CI gate can never read (a folder or SQLite file on the author's machine).
+    Exits 0 when every file is valid, 1 when any is invalid (or, with --strict, has a
+    warning), 2 on usage errors (an unreadable path is reported and the other paths
+    are still checked).
     """
     from diva.stages import stage
 
@@ -39,10 +47,17 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
             continue
         if isinstance(result, list):
             echo_invalid(path, result)
-        else:
-            click.echo(f"{path}: valid ({result.project.name}, {stage(result.stage)})")
+            continue
+        warnings = batch.warnings.get(path, [])
+        for warning in warnings:
+            click.echo(warning.render())
+        noted = f", {len(warnings)} warning{'s' if len(warnings) > 1 else ''}" if warnings else ""
+        click.echo(f"{path}: valid ({result.project.name}, {stage(result.stage)}){noted}")
     if output == "json":
-        click.echo(json.dumps([issue.as_dict() for issue in batch.issues], indent=2))
+        found = batch.issues + [issue for issues in batch.warnings.values() for issue in issues]
+        click.echo(json.dumps([issue.as_dict() for issue in found], indent=2))
+    if strict and any(batch.warnings.values()) and not batch.unreadable:
+        sys.exit(EXIT_INVALID)
     batch.exit()
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -35,6 +35,9 @@ class Artifact:
 
     path: str
     text: str
+    #: Whether a file diva did not write may be taken over as it is (it says nothing
+    #: the generated one does not); None: such a file is always a conflict.
+    adopts: Callable[[str], bool] | None = field(default=None, compare=False)
 
 
 #: Characters that YAML readers also take for line breaks: inside a block or a quoted

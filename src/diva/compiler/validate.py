@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from diva.compiler import rules
+from diva.compiler import reachability, rules
 from diva.compiler.source import Document, PathKey, read_spec
 from diva.compiler.spec.model import Spec
 from diva.compiler.spec.schema import EXPRESSION_PATTERN
@@ -39,6 +39,14 @@ _EXPECTED_TYPE = {
 def load_spec(path: Path, display: str | None = None) -> Spec:
     """Read, strictly load and validate the spec at ``path``."""
     return validate_document(read_spec(path, display))
+
+
+def check_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Issue]]:
+    """The valid spec at ``path`` and its warnings (:mod:`.reachability`); raises
+    :class:`SpecError` like :func:`load_spec`."""
+    doc = read_spec(path, display)
+    spec = validate_document(doc)
+    return spec, reachability.warnings(spec, doc)
 
 
 def validate_document(doc: Document) -> Spec:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from diva.compiler import policy as compiler_policy
+from diva.compiler.backends import dvc_config
 from diva.compiler.backends.github.workflows import GATE_CHECK
 from diva.compiler.ir import Project, build
 from diva.compiler.pipeline import Job, plan_job
@@ -164,7 +165,9 @@ def evaluate(
     head_project = build(spec, raw, spec_file)
     with tempfile.TemporaryDirectory(prefix="diva-gate-") as folder:
         judged = Path(folder)
-        head_tree.materialize(judged, skip=(".dvc",))
+        # DVC's own files are the policy's (sources.gather), but the two diva generates
+        # are judged for drift like every generated file
+        head_tree.materialize(judged, skip=(".dvc",), keep=dvc_config.GENERATED)
         context = Context(spec, head_project, judged, {}, None)
         if before.project is not None and before.data is not None:
             context = _by_the_base(context, document, before, raw)

@@ -13,9 +13,8 @@ the evidence file is believed, and every report says so.
 
 from __future__ import annotations
 
-import urllib.parse
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from diva.compiler.ir import Project
 from diva.lifecycle.context import RunSource, Status, Verdict
@@ -24,6 +23,7 @@ from diva.lifecycle.evidence import dvc as dvc_evidence
 from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.lifecycle.evidence.tree import CommitTree
 from diva.lifecycle.report import SELF_ATTESTED
+from diva.stores import on_disk, project_path
 from diva.urls import strip_userinfo
 
 
@@ -48,7 +48,7 @@ def gather(policy: Project, root: Path, judged: Path, trees: list[CommitTree]) -
     attested = policy.evidence == "self-attested"
     data = _remote(policy, root, judged, trees, attested)
     uri = policy.mlflow.tracking_uri
-    committed = _committed(_local_path(uri), trees)
+    committed = _committed(project_path(uri), trees)
     if committed:
         problem = (
             f"the MLflow store {committed} is committed to git: "
@@ -71,7 +71,7 @@ def gather(policy: Project, root: Path, judged: Path, trees: list[CommitTree]) -
             "self-attested)"
         )
         return Evidence(recorded, "pass", "", summary, attested, data)
-    local = _local_path(uri) is not None
+    local = project_path(uri) is not None
     status: Status = "unverified" if local else "unreachable"
     if local:
         problem += (
@@ -87,7 +87,7 @@ def _remote(
     """Make ``judged`` a DVC project that knows only the policy's remote; the verdict
     for every dataset when that remote cannot be asked at all, else None."""
     name, url = policy.dvc_remote
-    local = _local_path(url) if "://" not in url else None
+    local = project_path(url) if "://" not in url else None
     shown_url = url
     if local is not None:
         committed = _committed(local, trees)
@@ -111,27 +111,18 @@ def _remote(
                 f"the DVC remote {shown_url} is a folder on the author's machine: "
                 "point platform.dvc.remote at storage CI can reach",
             )
+    elif on_disk(url) and not Path(url).is_dir():
+        return Verdict(
+            "pass" if attested else "unverified",
+            f"the DVC remote {shown_url} is a folder that is not on this machine: CI sees it "
+            "only if its runners mount the same path; point platform.dvc.remote at storage "
+            "CI can reach" + (" (platform.evidence: self-attested)" if attested else ""),
+        )
     try:
         dvc_evidence.configure(judged, name, url)
     except UnreachableError as err:
         return Verdict("unreachable", str(err))
     return None
-
-
-def _local_path(uri: str) -> str | None:
-    """The project-relative path of a store or remote inside the project folder, if the
-    URI names one (an SQLite file, a file store, a relative folder)."""
-    if uri.startswith("sqlite:///"):
-        path = uri.removeprefix("sqlite:///")
-    elif uri.startswith("file:"):
-        path = urllib.parse.urlsplit(uri).path
-    elif "://" in uri or uri.startswith(("http:", "https:", "databricks")):
-        return None
-    else:
-        path = uri
-    if not path or path.startswith("/"):
-        return None  # absolute: outside any checkout
-    return str(PurePosixPath(path))
 
 
 def _committed(path: str | None, trees: list[CommitTree]) -> str | None:

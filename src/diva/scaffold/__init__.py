@@ -124,21 +124,22 @@ Echo = Callable[[str], None]
 
 
 def finish(root: Path, echo: Echo = print) -> None:
-    """Make the rendered project work: git and DVC repositories, the local DVC remote,
-    the spec's JSON Schema for editors, and the compiled files of stage 0."""
+    """Make the rendered project work: git and DVC repositories, the spec's JSON Schema
+    for editors, and the compiled files of stage 0 (``.dvc/config`` with the spec's DVC
+    remote among them)."""
 
     spec = load_spec(root / "diva.yaml")
     if _run(root, echo, "git", "init", "-q", "-b", "main"):
         echo("initialized a git repository (branch main)")
     remote = spec.platform.dvc.remote
-    dvc = (sys.executable, "-m", "dvc")
-    if _run(root, echo, *dvc, "init", "-q") and _run(
-        root, echo, *dvc, "remote", "add", "-d", "--", remote.name, remote.url
-    ):
-        echo(f"initialized DVC with the remote {remote.name!r} at {remote.url}")
+    if _run(root, echo, sys.executable, "-m", "dvc", "init", "-q"):
+        echo("initialized DVC")
     write_text_atomic(root / "diva.schema.json", render_schema())
     apply(plan_job(Job(root / "diva.yaml", root)))
-    echo("compiled diva.yaml (stage 0): .github/, generated/")
+    echo(
+        "compiled diva.yaml (stage 0): .github/, generated/, .dvc/config "
+        f"(DVC remote {remote.name!r} at {remote.url})"
+    )
 
 
 def _run(root: Path, echo: Echo, *command: str) -> bool:

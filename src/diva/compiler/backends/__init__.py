@@ -11,7 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from diva.compiler.backends import alerts, card, docker, dvc, github, kubernetes, mlflow, package
+from diva.compiler.backends import (
+    alerts,
+    card,
+    docker,
+    dvc,
+    dvc_config,
+    github,
+    kubernetes,
+    mlflow,
+    package,
+)
 from diva.compiler.ir import Project
 from diva.compiler.render import Artifact
 
@@ -36,6 +46,12 @@ BACKENDS: dict[str, Backend] = {
             github.emit,
             "CODEOWNERS, pull request template, ruleset; gate, pipeline, release and monitoring "
             "workflows",
+        ),
+        Backend(
+            "dvc-config",
+            0,
+            dvc_config.emit,
+            ".dvc/config and .dvc/.gitignore: the DVC remote of platform.dvc",
         ),
         Backend("dvc", 2, dvc.emit, "dvc.yaml and params.yaml: the pipeline"),
         Backend("mlflow", 2, mlflow.emit, "MLflow configuration and MLproject"),

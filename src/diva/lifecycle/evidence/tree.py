@@ -83,14 +83,18 @@ class CommitTree:
         contents = blobs(self.root, [self.entries[name].oid for name in names])
         return {name: content or b"" for name, content in zip(names, contents, strict=True)}
 
-    def materialize(self, destination: Path, skip: tuple[str, ...] = ()) -> None:
+    def materialize(
+        self, destination: Path, skip: tuple[str, ...] = (), keep: tuple[str, ...] = ()
+    ) -> None:
         """Write every regular file of the commit under ``destination`` (an empty folder),
-        except those under the folders of ``skip``. Symlinks and submodules are not
-        written: they are not content the gate judges."""
+        except those under the folders of ``skip`` that are not in ``keep``. Symlinks and
+        submodules are not written: they are not content the gate judges."""
         names = [
             name
             for name, entry in self.entries.items()
-            if entry.regular and _safe(name) and not any(_under(name, s) for s in skip)
+            if entry.regular
+            and _safe(name)
+            and (name in keep or not any(_under(name, s) for s in skip))
         ]
         contents = blobs(self.root, [self.entries[name].oid for name in names])
         for name, content in zip(names, contents, strict=True):
