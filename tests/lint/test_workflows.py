@@ -65,6 +65,7 @@ RELEASE_WORKFLOW = "release.yml"
 MONITOR_WORKFLOW = "monitor.yml"
 GATE_WORKFLOW = "diva-gate.yml"
 RECORD_WORKFLOW = "diva-record.yml"
+TRAIN_WORKFLOW = "diva-train.yml"
 #: The jobs that open pull requests (workflow file, job id), the only ones that may write
 #: to pull requests.
 WRITING_JOBS = {
@@ -80,7 +81,13 @@ JOB_PERMISSIONS = dict.fromkeys(WRITING_JOBS, WRITE_SCOPES) | {
     (RECORD_WORKFLOW, "record"): {"contents": "write", "pull-requests": "read"},
 }
 #: Workflows whose runs are never cancelled halfway: they push branches, notes and PRs.
-UNCANCELLED = {RELEASE_WORKFLOW, MONITOR_WORKFLOW, RECORD_WORKFLOW}
+UNCANCELLED = {RELEASE_WORKFLOW, MONITOR_WORKFLOW, RECORD_WORKFLOW, TRAIN_WORKFLOW}
+#: The GitHub environment of each workflow's secrets.
+ENVIRONMENTS = {
+    RELEASE_WORKFLOW: "release",
+    MONITOR_WORKFLOW: "release",
+    TRAIN_WORKFLOW: "training",
+}
 
 
 def _stage(text: str) -> int:
@@ -89,6 +96,12 @@ def _stage(text: str) -> int:
 
 #: Cases from stage 4: each has a release workflow, linted with the others of its folder.
 RELEASE_CASES = sorted(name for name, text in CASES.items() if _stage(text) >= 4)
+#: Cases from stage 3 with an MLflow server or database: each has a training workflow.
+TRAIN_CASES = sorted(
+    name
+    for name, text in CASES.items()
+    if _stage(text) >= 3 and "sqlite:" not in text and "tracking_uri" in text
+)
 #: Cases at stage 5: each has a monitoring workflow too.
 MONITOR_CASES = sorted(name for name, text in CASES.items() if _stage(text) >= 5)
 WORKFLOWS_DIR = Path(".github/workflows")
@@ -179,7 +192,9 @@ def test_zizmor_does_catch_an_expression_in_a_script(
     assert "template-injection" in result.stdout
 
 
-@pytest.mark.parametrize("cases", [RELEASE_CASES, MONITOR_CASES], ids=["release", "monitor"])
+@pytest.mark.parametrize(
+    "cases", [RELEASE_CASES, MONITOR_CASES, TRAIN_CASES], ids=["release", "monitor", "train"]
+)
 def test_the_cases_cover_examples_goldens_and_variants(cases: list[str]) -> None:
     kinds = {case.split("-")[0] for case in cases}
     assert kinds == {"example", "golden", "variant"}
@@ -191,6 +206,13 @@ def test_every_case_from_stage_4_has_a_release_workflow(
 ) -> None:
     """So that the linters of this module, run on each case's folder, see it."""
     assert (compiled[case] / RELEASE_WORKFLOW).is_file()
+
+
+@pytest.mark.parametrize("case", TRAIN_CASES)
+def test_every_case_from_stage_3_on_a_server_has_a_training_workflow(
+    case: str, compiled: dict[str, Path]
+) -> None:
+    assert (compiled[case] / TRAIN_WORKFLOW).is_file()
 
 
 @pytest.mark.parametrize("case", MONITOR_CASES)
@@ -323,20 +345,24 @@ def test_only_the_jobs_that_open_pull_requests_get_a_token(compiled: dict[str, P
 
 @pytest.mark.parametrize(
     ("file", "cases"),
-    [(RELEASE_WORKFLOW, RELEASE_CASES), (MONITOR_WORKFLOW, MONITOR_CASES)],
+    [
+        (RELEASE_WORKFLOW, RELEASE_CASES),
+        (MONITOR_WORKFLOW, MONITOR_CASES),
+        (TRAIN_WORKFLOW, TRAIN_CASES),
+    ],
 )
 def test_secrets_live_in_the_release_environment(
     file: str, cases: list[str], compiled: dict[str, Path]
 ) -> None:
-    """Every job that reads a secret is in the environment ``release``, and every job
-    runs on main only. The monitor's ``evaluate`` job, which runs the project's code,
-    reads none and stays out of it."""
+    """Every job that reads a secret is in the environment ``release`` (the training
+    job: ``training``), and every job runs on main only. The monitor's ``evaluate`` job,
+    which runs the project's code, reads none and stays out of it."""
     for case in cases:
         workflow = load(compiled[case] / file)
         for job_id, job in workflow["jobs"].items():
             assert job["if"], f"{case}: job {job_id} runs on main only"
             if "secrets." in str(job):
-                assert job["environment"] == "release", f"{case}: job {job_id}"
+                assert job["environment"] == ENVIRONMENTS[file], f"{case}: job {job_id}"
             else:
                 assert (file, job_id) == (MONITOR_WORKFLOW, "evaluate"), f"{case}: job {job_id}"
                 assert "environment" not in job, f"{case}: job {job_id}"

@@ -36,7 +36,10 @@ is empty or this repository) and instead `docker cp`s the *working tree* of `rep
 the container -- including uncommitted and untracked files, excluding `.gitignore`d
 ones, `.git` included. The workspace has the same absolute path inside as on the host:
 `GITHUB_WORKSPACE == str(repo)`, also the working directory of `run:` steps. Files are
-copied, not mounted: what the job writes stays in the container. The event payload is
+copied, not mounted: what the job writes stays in the container (unless `bind=True`,
+act's `--bind`: then `repo` itself is mounted there, which a job that starts containers
+on the host's engine needs; the training workflow's test also mounts the host's Docker
+socket and client with `writable=`/`mounts=`). The event payload is
 written outside `repo`, so the workspace holds nothing but the repository.
 
 Context act derives: `github.repository` from the `origin` remote's URL (`nektos/act`
@@ -154,6 +157,8 @@ def run_act(
     mounts: Mapping[Path, str] | None = None,
     writable: Mapping[Path, str] | None = None,
     network: str = "host",
+    bind: bool = False,
+    runner_labels: Sequence[str] = (),
     timeout: float = 900,
 ) -> subprocess.CompletedProcess[str]:
     """Run `act EVENT` in `repo` with `payload` as the event; act's log is in stdout.
@@ -164,7 +169,10 @@ def run_act(
     repository's secrets and configuration variables. `mounts` binds host directories
     read-only into the job container (`{host_dir: "/path/inside"}`), `writable` the same
     for writing (a bare origin a job pushes to); `network="none"` cuts the job off the
-    network.
+    network. `bind` mounts `repo` into the job container (act's `--bind`) instead of
+    copying it: a container the job starts on the host's engine (`docker run -v
+    PATH:PATH`) then sees the job's workspace, and what the job writes stays in `repo`.
+    `runner_labels` are more `runs-on` labels (a GPU runner's) mapped to the runner image.
     """
     act = act_binary()
     if act is None:
@@ -184,6 +192,9 @@ def run_act(
         args = [str(act), event, "-e", str(event_file), *_fixed_flags(files, network)]
         if workflow is not None:
             args += ["-W", str(workflow.resolve())]
+        if bind:
+            args.append("--bind")
+        args += [flag for label in runner_labels for flag in ("-P", f"{label}={RUNNER_IMAGE}")]
         args += _local_action_flags({**LOCAL_ACTIONS, **(local_actions or {})})
         args += [flag for key, value in (env or {}).items() for flag in ("--env", f"{key}={value}")]
         if mounts or writable:

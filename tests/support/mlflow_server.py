@@ -91,8 +91,13 @@ def as_user(credentials: Credentials) -> Iterator[None]:
 
 
 @contextmanager
-def running(folder: Path, *, admin: Credentials | None = None) -> Iterator[Server]:
-    """An MLflow server with its store in ``folder``; basic auth with ``admin``."""
+def running(
+    folder: Path, *, admin: Credentials | None = None, proxy_artifacts: bool = False
+) -> Iterator[Server]:
+    """An MLflow server with its store in ``folder``; basic auth with ``admin``. With
+    ``proxy_artifacts`` clients up- and download artifacts through the server
+    (``mlflow-artifacts:/``), as a team's server serves them to a container that cannot
+    see the server's folder; else they write into ``folder / "artifacts"`` themselves."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     command = [
@@ -100,8 +105,7 @@ def running(folder: Path, *, admin: Credentials | None = None) -> Iterator[Serve
         "server",
         "--backend-store-uri",
         f"sqlite:///{folder / 'mlflow.db'}",
-        "--default-artifact-root",
-        str(folder / "artifacts"),
+        *_artifact_options(folder / "artifacts", proxy_artifacts),
         "--host",
         "127.0.0.1",
         "--port",
@@ -123,6 +127,17 @@ def running(folder: Path, *, admin: Credentials | None = None) -> Iterator[Serve
             yield server
         finally:
             _stop(process)
+
+
+def _artifact_options(artifacts: Path, proxied: bool) -> list[str]:
+    if proxied:
+        return [
+            "--artifacts-destination",
+            str(artifacts),
+            "--default-artifact-root",
+            "mlflow-artifacts:/",
+        ]
+    return ["--default-artifact-root", str(artifacts)]
 
 
 def _auth_env(folder: Path, admin: Credentials) -> dict[str, str]:

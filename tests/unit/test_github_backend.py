@@ -137,7 +137,7 @@ def test_gate_installs_the_compiling_diva_version_outside_the_checkout() -> None
 def test_every_workflow_keeps_the_working_directory_off_sys_path() -> None:
     texts = files(with_stage(5))
     workflows = [name for name in texts if name.startswith(".github/workflows/")]
-    assert len(workflows) == 5
+    assert len(workflows) == 6
     for name in workflows:
         assert load_yaml(texts[name])["env"] == {"PYTHONSAFEPATH": "1"}, name
         comment = "the working directory is never on sys.path"

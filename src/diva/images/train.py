@@ -5,11 +5,19 @@ locations, so host and container must agree on paths) and the container runs as 
 owner of the project folder (its files stay the owner's). The image cannot know its own
 digest, so it is passed in ``DIVA_IMAGE_DIGEST``: the registry digest when the image was
 pushed, else the local image ID. :mod:`diva.runtime` tags every MLflow run with it.
+
+The container runs on the host's network (a tracking server or DVC remote on the host's
+loopback is reachable as from the host) and gets the credentials of the team's services
+that are set in diva's environment (:data:`CREDENTIALS`: MLflow's own variables, the
+PostgreSQL password of a database store, the DVC remote's user and password), passed by
+name -- ``docker run --env NAME`` reads the value from diva's environment, so no value
+is ever written on a command line or in diva's output.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from diva.compiler.pipeline import load_project
@@ -17,6 +25,17 @@ from diva.contract import IMAGE_DIGEST_ENV, ROOT_ENV, repository_of
 from diva.errors import DivaError, UsageError
 from diva.images.build import default_tag
 from diva.images.engine import Engine, Progress
+
+#: Credentials passed into the training container when set (the training workflow sets
+#: them from secrets and variables, docs/compile.md#the-training-workflow).
+CREDENTIALS = (
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+    "PGPASSWORD",
+    "DIVA_DVC_USER",
+    "DIVA_DVC_PASSWORD",
+)
 
 
 class PipelineError(DivaError):
@@ -35,8 +54,15 @@ def image_digest(engine: Engine, reference: str) -> str:
     return str(info["Id"])
 
 
-def run_options(root: Path, digest: str) -> list[str]:
+def passed_credentials(environ: Mapping[str, str]) -> list[str]:
+    """``--env NAME`` for each credential set (and not empty) in ``environ``: by name
+    only, so that docker takes the value from the environment it inherits."""
+    return [flag for name in CREDENTIALS if environ.get(name) for flag in ("--env", name)]
+
+
+def run_options(root: Path, digest: str, environ: Mapping[str, str] | None = None) -> list[str]:
     owner = root.stat()
+    credentials = passed_credentials(os.environ if environ is None else environ)
     return [
         "--user",
         f"{owner.st_uid}:{owner.st_gid}",
@@ -44,7 +70,7 @@ def run_options(root: Path, digest: str) -> list[str]:
         f"{root}:{root}",
         "--workdir",
         str(root),
-        # a tracking server on localhost is reachable as it is from the host
+        # a tracking server or DVC remote on localhost is reachable as from the host
         "--network",
         "host",
         "--env",
@@ -54,6 +80,7 @@ def run_options(root: Path, digest: str) -> list[str]:
         # the owner's UID may have no home in the image
         "--env",
         "HOME=/tmp",
+        *credentials,
     ]
 
 

@@ -4,9 +4,11 @@ From stage 0 a project gets ``.github/CODEOWNERS`` (from the ``team`` roles), a 
 request template with the next stage's checklist, ``generated/ruleset.json`` and its
 stricter alternative ``generated/ruleset-required-workflow.json`` (apply one of them
 with ``gh api``: docs/compile.md) and the gate workflow; from stage 2 the pipeline
-workflow too; from stage 4 the release workflow, and the production overlay is owned by
+workflow too; from stage 3 the training workflow (in-image runs on the GPU runner);
+from stage 4 the release workflow, and the production overlay is owned by
 the model engineers; from stage 5 the monitoring workflow. The workflows themselves are
-built in :mod:`.workflows`, :mod:`.release_workflow` and :mod:`.monitor_workflow`.
+built in :mod:`.workflows`, :mod:`.train_workflow`, :mod:`.release_workflow` and
+:mod:`.monitor_workflow`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from diva.compiler.backends.github import monitor_workflow, release_workflow
+from diva.compiler.backends.github import monitor_workflow, release_workflow, train_workflow
 from diva.compiler.backends.github.checklist import pr_template
 from diva.compiler.backends.github.workflows import (
     DEFAULT_BRANCH,
@@ -25,6 +27,7 @@ from diva.compiler.backends.github.workflows import (
     RECORD_PERMISSIONS,
     RECORD_WORKFLOW,
     RELEASE_WORKFLOW,
+    TRAIN_WORKFLOW,
     gate_workflow,
     pipeline_workflow,
     record_workflow,
@@ -62,6 +65,10 @@ def emit(project: Project) -> list[Artifact]:
     pipeline = pipeline_workflow(project) if project.stage >= 2 else None
     if pipeline is not None:
         artifacts.append(Artifact(PIPELINE_WORKFLOW, workflow_text(pipeline, source)))
+    if train_workflow.wanted(project):
+        train = train_workflow.train_workflow(project)
+        comments = train_workflow.runner_comment(project)
+        artifacts.append(Artifact(TRAIN_WORKFLOW, workflow_text(train, source, comments=comments)))
     if release_workflow.wanted(project):
         release = workflow_text(release_workflow.release_workflow(project), source)
         artifacts.append(Artifact(RELEASE_WORKFLOW, release))

@@ -131,6 +131,20 @@ def mlflow_env(project: Project) -> dict[str, str]:
     return env
 
 
+def registry_login(project: Project, condition: str | None = None) -> dict[str, Any]:
+    """Log in to the spec's image registry when a password is set (a variable and a
+    secret), under ``condition`` if given."""
+    step: dict[str, Any] = {"name": "Log in to the image registry"}
+    if condition:
+        step["if"] = condition
+    step["env"] = {
+        "REGISTRY": str(project.image_registry).split("/")[0],
+        "REGISTRY_USERNAME": "${{ vars.DIVA_REGISTRY_USERNAME }}",
+        "REGISTRY_PASSWORD": "${{ secrets.DIVA_REGISTRY_PASSWORD }}",
+    }
+    return {**step, "run": _LOGIN}
+
+
 def _image(project: Project) -> dict[str, Any]:
     environment = project.environments[0]
     needed = "steps.release.outputs.needs_image == 'true'"
@@ -144,16 +158,7 @@ def _image(project: Project) -> dict[str, Any]:
             "working-directory": OUTSIDE,
             "run": _SHOW,
         },
-        {
-            "name": "Log in to the image registry",
-            "if": needed,
-            "env": {
-                "REGISTRY": str(project.image_registry).split("/")[0],
-                "REGISTRY_USERNAME": "${{ vars.DIVA_REGISTRY_USERNAME }}",
-                "REGISTRY_PASSWORD": "${{ secrets.DIVA_REGISTRY_PASSWORD }}",
-            },
-            "run": _LOGIN,
-        },
+        registry_login(project, needed),
         {
             # in the checkout, the build context. The project's requirements install in
             # the image build, a container that gets neither this job's secrets nor the

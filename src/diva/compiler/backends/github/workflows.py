@@ -1,14 +1,14 @@
-"""GitHub Actions workflows of the ``github`` backend: the gate, the pipeline, the release
-and the monitor.
+"""GitHub Actions workflows of the ``github`` backend: the gate, the pipeline, the training,
+the release and the monitor.
 
 Every workflow is built as data with the same hardening (docs/compile.md#workflow-security):
 ``permissions: {contents: read}`` at the top (only the release's pin job and the monitor
 job add the two write permissions a pull request needs, each with its reason), actions
 pinned to a commit SHA (their version as a comment), checkout without persisted
 credentials, a concurrency group per workflow and ref, a timeout on every job, and only
-``pull_request`` / ``push`` / ``schedule`` (and for the release and the monitor
-``workflow_dispatch``) triggers. No value from the spec or from the event is written into
-a ``run:`` script: scripts are constants of this module and read such values from
+``pull_request`` / ``push`` / ``schedule`` (and for the training, the release and the
+monitor ``workflow_dispatch``) triggers. No value from the spec or from the event is
+written into a ``run:`` script: scripts are constants of this module and read such values from
 ``env:``, quoted; credentials come from secrets and variables, never from the spec.
 
 No code of the checkout runs where it should not: every workflow sets
@@ -17,7 +17,10 @@ folder in a pull request is never imported as pip); every ``pip install`` and ev
 step that does not need the repository runs in ``${{ runner.temp }}``, naming files of
 the checkout by ``$GITHUB_WORKSPACE`` (every install is built by :func:`install_steps`,
 from where ``platform.install`` says); and no job that holds a secret or a write
-permission installs the project (tests/lint/test_workflow_python.py).
+permission installs the project (tests/lint/test_workflow_python.py) -- but the training
+job, whose point is to run the project's pipeline with MLflow's write credentials: it
+runs code of the default branch only, inside the training image
+(:mod:`.train_workflow`).
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ GATE_WORKFLOW = ".github/workflows/diva-gate.yml"
 PIPELINE_WORKFLOW = ".github/workflows/diva-pipeline.yml"
 RELEASE_WORKFLOW = ".github/workflows/release.yml"
 MONITOR_WORKFLOW = ".github/workflows/monitor.yml"
+TRAIN_WORKFLOW = ".github/workflows/diva-train.yml"
 #: The gate job's name: the status check the ruleset requires.
 GATE_CHECK = "diva gate"
 DVC_VERSIONS = ">=3.50,<4"
@@ -134,10 +138,15 @@ RECORD_PERMISSIONS = {"contents": "push the verdict note (refs/notes/diva), neve
 
 
 def workflow_text(
-    workflow: dict[str, Any], source: str, reasons: dict[str, str] = WRITE_PERMISSIONS
+    workflow: dict[str, Any],
+    source: str,
+    reasons: dict[str, str] = WRITE_PERMISSIONS,
+    comments: dict[str, str] | None = None,
 ) -> str:
-    """The workflow as YAML, each write permission commented with its ``reasons``."""
-    comments = {f"uses: {action.uses}": action.version for action in ACTIONS}
+    """The workflow as YAML, each write permission commented with its ``reasons``, and
+    any other ``KEY: VALUE`` line with its entry in ``comments``."""
+    comments = {**(comments or {})}
+    comments |= {f"uses: {action.uses}": action.version for action in ACTIONS}
     comments |= {f"{scope}: write": reason for scope, reason in reasons.items()}
     comments["pull-requests: read"] = "the pull request's reviews: who approved"
     comments["PYTHONSAFEPATH: '1'"] = "the working directory is never on sys.path"
