@@ -349,6 +349,10 @@ def dvc_requirement(project: Project) -> str:
     return f"dvc[{extra}]{DVC_VERSIONS}" if extra else f"dvc{DVC_VERSIONS}"
 
 
+#: The longest install command kept on one line: yamllint's 120 columns, less the indent.
+ONE_LINE = 107
+
+
 def install_steps(
     project: Project,
     name: str,
@@ -391,5 +395,7 @@ def pip_install(
     puts each requirement on a line of its own, for lists too long for one."""
     parts = [f'-r "$GITHUB_WORKSPACE/{file}"' for file in files or []]
     parts += requirement_words(project, requirements)
-    wrap = wrap or project.install.wheel is not None  # its requirement is a long one
-    return (" \\\n  " if wrap else " ").join(["python -m pip install", *parts])
+    words = ["python -m pip install", *parts]
+    too_long = len(" ".join(words)) > ONE_LINE  # a step's `run: ` is indented 13 columns
+    wrap = wrap or too_long or project.install.wheel is not None
+    return (" \\\n  " if wrap else " ").join(words)
