@@ -11,9 +11,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from diva import tools
+from diva.contract import DVC_PASSWORD_ENV, DVC_USER_ENV
 from diva.lifecycle.evidence import UnreachableError
 
 
@@ -87,7 +89,7 @@ def pushed(root: Path, data_path: str) -> bool:
     "not pushed", the remote is asked whether it answers (DVC takes an HTTP remote that
     does not answer for an empty one).
     """
-    result = _run(root, "status", "--cloud", "--json", "--", f"{data_path}.dvc")
+    result = _status(root, data_path)
     try:
         status = json.loads(result.stdout or "{}")
     except ValueError as err:
@@ -109,19 +111,66 @@ def pushed(root: Path, data_path: str) -> bool:
     )
 
 
-def configure(folder: Path, name: str, url: str) -> None:
+def _status(root: Path, data_path: str) -> subprocess.CompletedProcess[str]:
+    """``dvc status --cloud`` of ``data_path``; when DVC cannot read the remote, the
+    error names the remote (a refused password is "unreachable", never "not pushed")."""
+    try:
+        return _run(root, "status", "--cloud", "--json", "--", f"{data_path}.dvc")
+    except UnreachableError as err:
+        try:
+            remote = _remote(_config(root))
+        except UnreachableError:
+            raise err from None
+        hint = ""
+        if any(code in str(err) for code in ("401", "403", "Permission denied")):
+            hint = f" (are {DVC_USER_ENV} and {DVC_PASSWORD_ENV} the remote's read credentials?)"
+        raise UnreachableError(f"{remote} cannot be read{hint}: {err}") from err
+
+
+def configure(folder: Path, name: str, url: str, env: Mapping[str, str] = os.environ) -> None:
     """Make ``folder`` (a commit written out by the gate) a DVC project whose one remote
     is ``name`` at ``url``: the policy's remote, never the commit's own ``.dvc/config``.
-    No git (``core.no_scm``): DVC only compares the ``.dvc`` files with the remote."""
+    No git (``core.no_scm``): DVC only compares the ``.dvc`` files with the remote.
+    The remote's read-only credentials, from ``env`` (the gate job's own secrets), go
+    into ``.dvc/config.local`` (owner-only), never into ``.dvc/config``."""
     config = folder / ".dvc" / "config"
     config.parent.mkdir(parents=True, exist_ok=True)
     if '"' in url or "\n" in url:  # DVC's config format cannot quote them
         raise UnreachableError(f"the DVC remote URL {_shown(url)!r} cannot be written to a config")
+    options = credentials(url, env)
     config.write_text(
         f"[core]\n    remote = {name}\n    no_scm = true\n['remote \"{name}\"']\n"
         f'    url = "{url}"\n',
         encoding="utf-8",
     )
+    local = config.with_name("config.local")
+    local.unlink(missing_ok=True)
+    if options:
+        lines = "".join(f'    {key} = "{value}"\n' for key, value in options.items())
+        descriptor = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(f"['remote \"{name}\"']\n{lines}")
+
+
+#: Remote kinds that take a ``user`` and ``password`` (HTTP also ``auth = basic``).
+CREDENTIAL_SCHEMES = ("webdav", "webdavs", "http", "https", "ssh")
+
+
+def credentials(url: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The remote options for the credentials in ``env`` (unset or empty: none), for a
+    remote at ``url`` that takes them; a value DVC's config cannot hold is refused."""
+    scheme = urllib.parse.urlsplit(url).scheme
+    values = {"user": env.get(DVC_USER_ENV, ""), "password": env.get(DVC_PASSWORD_ENV, "")}
+    options = {key: value for key, value in values.items() if value}
+    if not options or scheme not in CREDENTIAL_SCHEMES:
+        return {}
+    for key, variable in (("user", DVC_USER_ENV), ("password", DVC_PASSWORD_ENV)):
+        if any(character in options.get(key, "") for character in '"\r\n'):
+            raise UnreachableError(
+                f"{variable} holds a double quote or a line break, which DVC's config "
+                "cannot hold: give the gate credentials without them"
+            )
+    return ({"auth": "basic"} if scheme in ("http", "https") else {}) | options
 
 
 def _config(root: Path) -> dict[str, str]:
