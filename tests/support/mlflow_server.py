@@ -91,17 +91,28 @@ def as_user(credentials: Credentials) -> Iterator[None]:
 
 
 @contextmanager
-def running(folder: Path, *, admin: Credentials | None = None) -> Iterator[Server]:
-    """An MLflow server with its store in ``folder``; basic auth with ``admin``."""
+def running(
+    folder: Path,
+    *,
+    admin: Credentials | None = None,
+    store: str | None = None,
+    served_artifacts: bool = False,
+) -> Iterator[Server]:
+    """An MLflow server with its store in ``folder`` (or at the URI ``store``, e.g. a
+    PostgreSQL database); basic auth with ``admin``. With ``served_artifacts`` the
+    server is the artifact store's proxy (``--artifacts-destination``, in ``folder``):
+    clients log artifacts over HTTP, as a team's do, instead of into a folder of theirs."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    artifacts = ["--default-artifact-root", str(folder / "artifacts")]
+    if served_artifacts:
+        artifacts = ["--serve-artifacts", "--artifacts-destination", str(folder / "artifacts")]
     command = [
         str(Path(sys.executable).parent / "mlflow"),
         "server",
         "--backend-store-uri",
-        f"sqlite:///{folder / 'mlflow.db'}",
-        "--default-artifact-root",
-        str(folder / "artifacts"),
+        store or f"sqlite:///{folder / 'mlflow.db'}",
+        *artifacts,
         "--host",
         "127.0.0.1",
         "--port",

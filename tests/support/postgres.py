@@ -38,7 +38,7 @@ class Database:
     @property
     def url(self) -> str:
         """The SQLAlchemy URL MLflow's ``--backend-store-uri`` takes (psycopg2)."""
-        return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.name}"
+        return f"postgresql+psycopg2://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.name}"
 
 
 def problem() -> str | None:
@@ -58,9 +58,11 @@ def version() -> str:
 def running() -> Iterator[Database]:
     """A fresh cluster with database and user ``mlflow_<random>``, while the block runs."""
     major, cluster, port = version(), f"diva-{uuid.uuid4().hex[:10]}", free_port()
-    options = ["-o", "listen_addresses=127.0.0.1", "-o", "fsync=off"]
-    _pg("pg_createcluster", "-p", str(port), *options, major, cluster)
+    _pg("pg_createcluster", "-p", str(port), major, cluster)
     try:
+        # Debian's postgresql.conf includes conf.d: loopback only, no fsync (a test store)
+        settings = Path("/etc/postgresql", major, cluster, "conf.d", "diva-test.conf")
+        settings.write_text("listen_addresses = '127.0.0.1'\nfsync = off\n")
         _pg("pg_ctlcluster", major, cluster, "start")
         name = f"mlflow_{uuid.uuid4().hex[:8]}"
         database = Database(port, name, name, secrets.token_hex(16))
