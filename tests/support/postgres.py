@@ -38,7 +38,9 @@ class Database:
     @property
     def url(self) -> str:
         """The SQLAlchemy URL MLflow's ``--backend-store-uri`` takes (psycopg2)."""
-        return f"postgresql+psycopg2://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.name}"
+        return (
+            f"postgresql+psycopg2://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.name}"
+        )
 
 
 def problem() -> str | None:

@@ -50,9 +50,10 @@ class Remote:
         return f"webdav://{self.host}/team"
 
     def requests(self) -> int:
-        """How many requests the gate's share was asked so far."""
+        """How many requests the gate's reader made so far (WsgiDAV logs each with its
+        user and the path inside the share)."""
         text = self.log.read_text(errors="replace")
-        return sum(1 for line in text.splitlines() if " /gate" in line)
+        return text.count(f" - {self.reader.username} - ")
 
 
 def _config(folder: Path, port: int, writer: Credentials, reader: Credentials) -> dict[str, object]:
@@ -67,8 +68,12 @@ def _config(folder: Path, port: int, writer: Credentials, reader: Credentials) -
             "/gate": {"root": str(folder / "store"), "readonly": True},
         },
         "simple_dc": {"user_mapping": {"/team": users(writer), "/gate": users(reader)}},
-        "http_authenticator": {"accept_basic": True, "accept_digest": False,
-                               "default_to_digest": False},
+        "http_authenticator": {
+            "accept_basic": True,
+            "accept_digest": False,
+            "default_to_digest": False,
+        },
+        "dir_browser": {"enable": False},
         "verbose": 3,
         "lock_storage": True,
         "property_manager": True,
@@ -102,7 +107,8 @@ def _wait_for(remote: Remote, process: subprocess.Popen[bytes]) -> None:
     """Until the gate's share answers its reader (a PROPFIND of the share's root)."""
     deadline = time.monotonic() + START_DEADLINE
     request = urllib.request.Request(
-        f"http://{remote.host}/gate/", method="PROPFIND",
+        f"http://{remote.host}/gate/",
+        method="PROPFIND",
         headers={"Depth": "0", **basic_auth(remote.reader)},
     )
     while time.monotonic() < deadline:

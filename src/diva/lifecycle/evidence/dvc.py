@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -10,8 +11,8 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from diva import tools
@@ -203,19 +204,31 @@ def _shown(url: str) -> str:
     return parts._replace(netloc=host).geturl()
 
 
+#: The HTTP scheme a remote of each kind is asked over (WebDAV is HTTP).
+_OVER_HTTP = {"http": "http", "https": "https", "webdav": "http", "webdavs": "https"}
+
+
 def _probe_remote(config: dict[str, str]) -> None:
-    """Raise :class:`UnreachableError` when the default remote is an HTTP(S) server that
-    does not answer (DVC reports its objects as missing). A local folder that does not
-    exist yet is an empty remote; other kinds fail in DVC itself when unreachable."""
+    """Raise :class:`UnreachableError` when the default remote is an HTTP(S) or WebDAV
+    server that does not answer or refuses the gate's credentials (DVC reports the
+    objects it may not read as missing). A local folder that does not exist yet is an
+    empty remote; other kinds fail in DVC itself when unreachable."""
     name = config.get("core.remote", "")
-    url = _shown(config.get(f"remote.{name}.url", ""))  # asked without credentials
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+    url = urllib.parse.urlsplit(_shown(config.get(f"remote.{name}.url", "")))
+    if url.scheme not in _OVER_HTTP:
         return
-    request = urllib.request.Request(url, method="HEAD")  # noqa: S310 (http or https)
+    asked = url._replace(scheme=_OVER_HTTP[url.scheme]).geturl()
+    headers = _basic(config, name)
+    request = urllib.request.Request(asked, method="HEAD", headers=headers)  # noqa: S310
     try:
         urllib.request.urlopen(request, timeout=PROBE_TIMEOUT).close()  # noqa: S310
-    except urllib.error.HTTPError:
-        return  # it answered
+    except urllib.error.HTTPError as err:
+        if err.code == 401:  # it answered: not to the gate's credentials
+            refused = "refused the gate's credentials" if headers else "needs credentials"
+            raise UnreachableError(
+                f"{_remote(config)} {refused} (HTTP 401), so whether the data is pushed "
+                f"cannot be told: {DVC_USER_ENV} and {DVC_PASSWORD_ENV} name its read-only user"
+            ) from err
     except ValueError:  # not a URL urllib can ask; DVC's verdict stands
         return
     except (urllib.error.URLError, OSError) as err:
@@ -224,3 +237,12 @@ def _probe_remote(config: dict[str, str]) -> None:
             f"{_remote(config)} does not answer ({reason}), "
             "so whether the data is pushed cannot be told"
         ) from err
+
+
+def _basic(config: dict[str, str], name: str) -> dict[str, str]:
+    """The basic-auth header of the remote's credentials (the gate's, in config.local)."""
+    user, password = config.get(f"remote.{name}.user"), config.get(f"remote.{name}.password")
+    if not user and not password:
+        return {}
+    token = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
