@@ -16,16 +16,27 @@ services (tests/act/test_gate_live.py runs it against an HTTP remote and SQLite)
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from diva.compiler.backends.github.workflows import DVC_VERSIONS, MLFLOW_READER
+from tests.support.act_harness import (
+    OFFLINE_PIP_ENV,
+    WHEELHOUSE,
+    act_problem,
+    build_wheelhouse,
+    run_act,
+)
 from tests.support.dvc_cli import DVC, sh
 from tests.support.gate_repo import failing, month_hash
 from tests.support.git_repo import git, propose
+from tests.support.github_api import RecordedGitHub
 from tests.support.mlflow_server import Credentials, as_user
 from tests.support.team_project import (
     ask_for,
@@ -203,3 +214,106 @@ def test_3_to_4_without_a_candidate_fails(at_3: tuple[Path, str], team: Team) ->
     assert code == 1
     assert failing(rows) == {"model.candidate": "fail"}
     assert rows["model.candidate"][1] == "best run's version 1, alias candidate -> None"
+
+
+# --- the generated gate workflow, under act, against the same services --------------
+
+needs_act = pytest.mark.skipif(act_problem() is not None, reason=f"act: {act_problem()}")
+PAYLOAD = {
+    "number": 5,
+    "pull_request": {"number": 5, "base": {"ref": "main"}, "head": {"ref": "promote"}},
+}
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """diva of this checkout and what the gate job installs for a WebDAV remote."""
+    readers = [f"dvc[webdav]{DVC_VERSIONS}", MLFLOW_READER]
+    return build_wheelhouse(tmp_path_factory.mktemp("wheels"), requirements=readers)
+
+
+@pytest.fixture(scope="module")
+def github() -> Iterator[RecordedGitHub]:
+    with RecordedGitHub() as server:
+        yield server
+
+
+def act_gate(
+    repo: Path, wheels: Path, github: RecordedGitHub, team: Team, *, dvc_password: str
+) -> tuple[subprocess.CompletedProcess[str], Rows]:
+    """act runs the generated gate workflow with the team's variables and secrets: the
+    gate's MLflow user and the remote's reader. The rows of its Markdown report."""
+    github.add_pull(5, "alice", git(repo, "rev-parse", "HEAD"))
+    result = run_act(
+        repo,
+        "pull_request",
+        PAYLOAD,
+        workflow=repo / ".github" / "workflows" / "diva-gate.yml",
+        env={
+            **OFFLINE_PIP_ENV,
+            "GITHUB_API_URL": github.url,
+            "GITHUB_REPOSITORY": github.repository,
+        },
+        variables={
+            "DIVA_GATE_MLFLOW_USERNAME": team.gate.username,
+            "DIVA_GATE_DVC_USER": team.remote.reader.username,
+        },
+        secrets={
+            "GITHUB_TOKEN": github.token,
+            "DIVA_GATE_MLFLOW_PASSWORD": team.gate.password,
+            "DIVA_GATE_DVC_PASSWORD": dvc_password,
+        },
+        mounts={wheels: WHEELHOUSE},
+        timeout=900,
+    )
+    log = result.stdout + result.stderr
+    assert team.gate.password not in log
+    assert dvc_password not in log
+    assert team.remote.reader.password not in log
+    return result, markdown_rows(result.stdout)
+
+
+def markdown_rows(log: str) -> Rows:
+    """checkpoint id -> (status, detail) from the Markdown report in act's log."""
+    marks = {"✅": "pass", "🔸": "warn", "❌": "fail", "⚠️": "unreachable", "⛔": "unverified"}
+    row = re.compile(r"\| (✅|🔸|❌|⚠️|⛔) \| `([^`]+)` \| [^|]* \| (.*) \|\s*$")
+    rows = {}
+    for line in log.splitlines():
+        if found := row.search(line):
+            mark, row_id, detail = found.groups()
+            rows[row_id] = (marks[mark], detail.replace("\\", ""))
+    return rows
+
+
+def shown(result: subprocess.CompletedProcess[str]) -> str:
+    return f"act exited {result.returncode}\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+
+
+@needs_act
+def test_the_gate_workflow_passes_under_act(
+    tmp_path: Path, team: Team, wheels: Path, github: RecordedGitHub
+) -> None:
+    repo, name = at_2(tmp_path, team, "actwalk")
+    ask_for(repo, name, 3, team)
+    asked = team.remote.requests()
+    result, rows = act_gate(repo, wheels, github, team, dvc_password=team.remote.reader.password)
+    assert result.returncode == 0, shown(result)
+    assert "Job succeeded" in result.stdout
+    assert failing(rows) == {}, rows
+    assert rows["data.small"][1] == "month tracked, locked and pushed"
+    assert rows["runs.small"][1] == "1 run(s) on the small dataset (live MLflow)"
+    assert team.remote.requests() > asked
+
+
+@needs_act
+def test_a_wrong_dvc_password_under_act_is_unreachable(
+    tmp_path: Path, team: Team, wheels: Path, github: RecordedGitHub
+) -> None:
+    repo, name = at_2(tmp_path, team, "actpw")
+    ask_for(repo, name, 3, team)
+    wrong = "not-" + team.remote.reader.password
+    result, rows = act_gate(repo, wheels, github, team, dvc_password=wrong)
+    assert result.returncode != 0, shown(result)
+    assert "Job failed" in result.stdout
+    assert failing(rows) == {"data.small": "unreachable"}, shown(result)
+    assert f"the DVC remote 'team' at {team.remote.url} refused" in rows["data.small"][1]
