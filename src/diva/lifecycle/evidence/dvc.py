@@ -204,6 +204,14 @@ def _shown(url: str) -> str:
     return parts._replace(netloc=host).geturl()
 
 
+class _Unredirected(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer: the credentials never follow it to another URL."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_Unredirected())
 #: The HTTP scheme a remote of each kind is asked over (WebDAV is HTTP).
 _OVER_HTTP = {"http": "http", "https": "https", "webdav": "http", "webdavs": "https"}
 
@@ -221,7 +229,7 @@ def _probe_remote(config: dict[str, str]) -> None:
     headers = _basic(config, name)
     request = urllib.request.Request(asked, method="HEAD", headers=headers)  # noqa: S310
     try:
-        urllib.request.urlopen(request, timeout=PROBE_TIMEOUT).close()  # noqa: S310
+        _NO_REDIRECTS.open(request, timeout=PROBE_TIMEOUT).close()
     except urllib.error.HTTPError as err:
         if err.code == 401:  # it answered: not to the gate's credentials
             refused = "refused the gate's credentials" if headers else "needs credentials"
