@@ -42,6 +42,10 @@ IMAGE_DIGEST_ENV = "DIVA_IMAGE_DIGEST"
 BASE_IMAGE_ENV = "DIVA_BASE_IMAGE"
 #: Environment variable that points at the project root (else: searched upwards).
 ROOT_ENV = "DIVA_PROJECT_ROOT"
+#: Environment variables the gate reads the DVC remote's read-only credentials from
+#: (the gate job's own secrets); written to the judged folder's ``.dvc/config.local``.
+DVC_USER_ENV = "DIVA_DVC_USER"
+DVC_PASSWORD_ENV = "DIVA_DVC_PASSWORD"  # noqa: S105 (a variable name)
 #: The broker kinds ``diva consume`` reads (``serving.broker.kind`` may name others; the
 #: validation refuses them where a consumer is generated).
 BROKER_KINDS = ("redis",)

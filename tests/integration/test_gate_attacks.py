@@ -236,6 +236,31 @@ def test_a_pull_request_cannot_point_dvc_at_a_remote_it_chose(
     assert ".dvc/config" in rows["generated"][1]
 
 
+def test_a_committed_dvc_config_local_does_not_change_the_remote_or_its_credentials(
+    run_diva: RunDiva, repo: Path, tmp_path: Path
+) -> None:
+    """The attack: the PR force-adds a ``.dvc/config.local`` (which DVC reads over
+    ``.dvc/config``) that moves the spec's remote ``local`` to a folder of its own, where
+    it pushed the data, and sets credentials. The gate writes the judged folder's
+    ``.dvc`` itself: the remote is the spec's, the credentials the gate job's own."""
+    shutil.rmtree(repo / REMOTE)
+    (repo / REMOTE).mkdir()
+    own = tmp_path / "attacker-remote"
+    sh(repo, *DVC, "remote", "modify", "--local", "local", "url", str(own))
+    sh(repo, *DVC, "push", "-q")
+    with (repo / ".dvc" / "config.local").open("a") as local:
+        local.write('    user = "attacker"\n    password = "chosen"\n')
+    git(repo, "checkout", "-q", "-b", "promote")
+    git(repo, "add", "--force", ".dvc/config.local")
+    (repo / "diva.yaml").write_text(at_stage(3))
+    compile_here(repo)
+    propose(repo, "ask for stage 3", "promote")
+    assert str(own) in git(repo, "show", "HEAD:.dvc/config.local")
+    code, _, rows = gate(run_diva, repo)
+    assert code == 1
+    assert rows["data.small"] == ("fail", "month: not pushed to the DVC remote")
+
+
 def test_going_back_with_a_bigger_cycle_budget_is_a_policy_change(
     run_diva: RunDiva, repo: Path
 ) -> None:

@@ -92,19 +92,24 @@ def as_user(credentials: Credentials) -> Iterator[None]:
 
 @contextmanager
 def running(
-    folder: Path, *, admin: Credentials | None = None, proxy_artifacts: bool = False
+    folder: Path,
+    *,
+    admin: Credentials | None = None,
+    store: str | None = None,
+    proxy_artifacts: bool = False,
 ) -> Iterator[Server]:
-    """An MLflow server with its store in ``folder``; basic auth with ``admin``. With
-    ``proxy_artifacts`` clients up- and download artifacts through the server
-    (``mlflow-artifacts:/``), as a team's server serves them to a container that cannot
-    see the server's folder; else they write into ``folder / "artifacts"`` themselves."""
+    """An MLflow server with its store in ``folder`` (or at the URI ``store``, e.g. a
+    PostgreSQL database); basic auth with ``admin``. With ``proxy_artifacts`` the server
+    is the artifact store's proxy (``mlflow-artifacts:/``, kept in ``folder``): clients
+    up- and download artifacts over HTTP, as a team's server serves them to a container
+    that cannot see the server's folder; else they write into ``folder / "artifacts"``."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     command = [
         str(Path(sys.executable).parent / "mlflow"),
         "server",
         "--backend-store-uri",
-        f"sqlite:///{folder / 'mlflow.db'}",
+        store or f"sqlite:///{folder / 'mlflow.db'}",
         *_artifact_options(folder / "artifacts", proxy_artifacts),
         "--host",
         "127.0.0.1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -10,10 +11,12 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from diva import tools
+from diva.contract import DVC_PASSWORD_ENV, DVC_USER_ENV
 from diva.lifecycle.evidence import UnreachableError
 
 
@@ -87,7 +90,7 @@ def pushed(root: Path, data_path: str) -> bool:
     "not pushed", the remote is asked whether it answers (DVC takes an HTTP remote that
     does not answer for an empty one).
     """
-    result = _run(root, "status", "--cloud", "--json", "--", f"{data_path}.dvc")
+    result = _status(root, data_path)
     try:
         status = json.loads(result.stdout or "{}")
     except ValueError as err:
@@ -109,19 +112,66 @@ def pushed(root: Path, data_path: str) -> bool:
     )
 
 
-def configure(folder: Path, name: str, url: str) -> None:
+def _status(root: Path, data_path: str) -> subprocess.CompletedProcess[str]:
+    """``dvc status --cloud`` of ``data_path``; when DVC cannot read the remote, the
+    error names the remote (a refused password is "unreachable", never "not pushed")."""
+    try:
+        return _run(root, "status", "--cloud", "--json", "--", f"{data_path}.dvc")
+    except UnreachableError as err:
+        try:
+            remote = _remote(_config(root))
+        except UnreachableError:
+            raise err from None
+        hint = ""
+        if any(code in str(err) for code in ("401", "403", "Permission denied")):
+            hint = f" (are {DVC_USER_ENV} and {DVC_PASSWORD_ENV} the remote's read credentials?)"
+        raise UnreachableError(f"{remote} cannot be read{hint}: {err}") from err
+
+
+def configure(folder: Path, name: str, url: str, env: Mapping[str, str] = os.environ) -> None:
     """Make ``folder`` (a commit written out by the gate) a DVC project whose one remote
     is ``name`` at ``url``: the policy's remote, never the commit's own ``.dvc/config``.
-    No git (``core.no_scm``): DVC only compares the ``.dvc`` files with the remote."""
+    No git (``core.no_scm``): DVC only compares the ``.dvc`` files with the remote.
+    The remote's read-only credentials, from ``env`` (the gate job's own secrets), go
+    into ``.dvc/config.local`` (owner-only), never into ``.dvc/config``."""
     config = folder / ".dvc" / "config"
     config.parent.mkdir(parents=True, exist_ok=True)
     if '"' in url or "\n" in url:  # DVC's config format cannot quote them
         raise UnreachableError(f"the DVC remote URL {_shown(url)!r} cannot be written to a config")
+    options = credentials(url, env)
     config.write_text(
         f"[core]\n    remote = {name}\n    no_scm = true\n['remote \"{name}\"']\n"
         f'    url = "{url}"\n',
         encoding="utf-8",
     )
+    local = config.with_name("config.local")
+    local.unlink(missing_ok=True)
+    if options:
+        lines = "".join(f'    {key} = "{value}"\n' for key, value in options.items())
+        descriptor = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(f"['remote \"{name}\"']\n{lines}")
+
+
+#: Remote kinds that take a ``user`` and ``password`` (HTTP also ``auth = basic``).
+CREDENTIAL_SCHEMES = ("webdav", "webdavs", "http", "https", "ssh")
+
+
+def credentials(url: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The remote options for the credentials in ``env`` (unset or empty: none), for a
+    remote at ``url`` that takes them; a value DVC's config cannot hold is refused."""
+    scheme = urllib.parse.urlsplit(url).scheme
+    values = {"user": env.get(DVC_USER_ENV, ""), "password": env.get(DVC_PASSWORD_ENV, "")}
+    options = {key: value for key, value in values.items() if value}
+    if not options or scheme not in CREDENTIAL_SCHEMES:
+        return {}
+    for key, variable in (("user", DVC_USER_ENV), ("password", DVC_PASSWORD_ENV)):
+        if any(character in options.get(key, "") for character in '"\r\n'):
+            raise UnreachableError(
+                f"{variable} holds a double quote or a line break, which DVC's config "
+                "cannot hold: give the gate credentials without them"
+            )
+    return ({"auth": "basic"} if scheme in ("http", "https") else {}) | options
 
 
 def _config(root: Path) -> dict[str, str]:
@@ -154,19 +204,39 @@ def _shown(url: str) -> str:
     return parts._replace(netloc=host).geturl()
 
 
+class _Unredirected(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer: the credentials never follow it to another URL."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_Unredirected())
+#: The HTTP scheme a remote of each kind is asked over (WebDAV is HTTP).
+_OVER_HTTP = {"http": "http", "https": "https", "webdav": "http", "webdavs": "https"}
+
+
 def _probe_remote(config: dict[str, str]) -> None:
-    """Raise :class:`UnreachableError` when the default remote is an HTTP(S) server that
-    does not answer (DVC reports its objects as missing). A local folder that does not
-    exist yet is an empty remote; other kinds fail in DVC itself when unreachable."""
+    """Raise :class:`UnreachableError` when the default remote is an HTTP(S) or WebDAV
+    server that does not answer or refuses the gate's credentials (DVC reports the
+    objects it may not read as missing). A local folder that does not exist yet is an
+    empty remote; other kinds fail in DVC itself when unreachable."""
     name = config.get("core.remote", "")
-    url = _shown(config.get(f"remote.{name}.url", ""))  # asked without credentials
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+    url = urllib.parse.urlsplit(_shown(config.get(f"remote.{name}.url", "")))
+    if url.scheme not in _OVER_HTTP:
         return
-    request = urllib.request.Request(url, method="HEAD")  # noqa: S310 (http or https)
+    asked = url._replace(scheme=_OVER_HTTP[url.scheme]).geturl()
+    headers = _basic(config, name)
+    request = urllib.request.Request(asked, method="HEAD", headers=headers)  # noqa: S310
     try:
-        urllib.request.urlopen(request, timeout=PROBE_TIMEOUT).close()  # noqa: S310
-    except urllib.error.HTTPError:
-        return  # it answered
+        _NO_REDIRECTS.open(request, timeout=PROBE_TIMEOUT).close()
+    except urllib.error.HTTPError as err:
+        if err.code == 401:  # it answered: not to the gate's credentials
+            refused = "refused the gate's credentials" if headers else "needs credentials"
+            raise UnreachableError(
+                f"{_remote(config)} {refused} (HTTP 401), so whether the data is pushed "
+                f"cannot be told: {DVC_USER_ENV} and {DVC_PASSWORD_ENV} name its read-only user"
+            ) from err
     except ValueError:  # not a URL urllib can ask; DVC's verdict stands
         return
     except (urllib.error.URLError, OSError) as err:
@@ -175,3 +245,12 @@ def _probe_remote(config: dict[str, str]) -> None:
             f"{_remote(config)} does not answer ({reason}), "
             "so whether the data is pushed cannot be told"
         ) from err
+
+
+def _basic(config: dict[str, str], name: str) -> dict[str, str]:
+    """The basic-auth header of the remote's credentials (the gate's, in config.local)."""
+    user, password = config.get(f"remote.{name}.user"), config.get(f"remote.{name}.password")
+    if not user and not password:
+        return {}
+    token = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}

@@ -37,7 +37,7 @@ from diva.compiler.backends.install import (
 )
 from diva.compiler.ir import Dataset, Project
 from diva.compiler.render import yaml_text
-from diva.contract import SPEC_FILE
+from diva.contract import DVC_PASSWORD_ENV, DVC_USER_ENV, SPEC_FILE
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,9 @@ GATE_CREDENTIALS = {
     "MLFLOW_TRACKING_USERNAME": "${{ vars.DIVA_GATE_MLFLOW_USERNAME }}",
     "MLFLOW_TRACKING_PASSWORD": "${{ secrets.DIVA_GATE_MLFLOW_PASSWORD }}",
     "MLFLOW_TRACKING_TOKEN": "${{ secrets.DIVA_GATE_MLFLOW_TOKEN }}",
+    # the DVC remote's read-only user, for the remote of the base branch's spec only
+    DVC_USER_ENV: "${{ vars.DIVA_GATE_DVC_USER }}",
+    DVC_PASSWORD_ENV: "${{ secrets.DIVA_GATE_DVC_PASSWORD }}",
 }
 #: What the gate reads a pull request's reviews with: the job's token (pull-requests:
 #: read), or a token of the team's own that can also read team members.
