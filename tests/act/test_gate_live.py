@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from diva.compiler.backends.github.workflows import DVC_VERSIONS, MLFLOW_READER
+from diva.compiler.backends.install import DVC_VERSIONS, MLFLOW_READER
 from tests.support.act_harness import (
     OFFLINE_PIP_ENV,
     WHEELHOUSE,

@@ -42,7 +42,7 @@ from typing import Any
 
 import pytest
 
-from diva.compiler.backends.github.workflows import DVC_VERSIONS
+from diva.compiler.backends.install import DVC_VERSIONS
 from diva.lifecycle.evidence.registry import manifest_digest
 from tests.support.act_harness import (
     OFFLINE_PIP_ENV,

@@ -19,8 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diva.compiler.backends.github.workflows import lock_requirements
-from diva.compiler.backends.install import DIVA_DISTRIBUTION, is_diva, wheel_value
+from diva.compiler.backends.install import (
+    DIVA_DISTRIBUTION,
+    is_diva,
+    lock_requirements,
+    wheel_value,
+)
 from diva.compiler.ir import Project
 from diva.compiler.writer import write_text_atomic
 from diva.errors import UnavailableError, UsageError

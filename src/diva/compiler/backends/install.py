@@ -19,6 +19,20 @@ INDEX_ENV = "PIP_INDEX_URL"
 WHEEL_ENV = "DIVA_WHEEL"
 #: The lock's path in the repository.
 LOCK_ENV = "DIVA_LOCK"
+DVC_VERSIONS = ">=3.50,<4"
+#: DVC's optional dependencies per remote URL scheme; local folders and HTTP need none.
+DVC_EXTRAS = {
+    "s3": "s3",
+    "gs": "gs",
+    "azure": "azure",
+    "ssh": "ssh",
+    "hdfs": "hdfs",
+    "oss": "oss",
+    "webdav": "webdav",
+    "webdavs": "webdav",
+}
+#: What the gate reads MLflow with: the client alone (no server, no database drivers).
+MLFLOW_READER = "mlflow-skinny>=2.16,<4"
 PLAIN_INSTALL = "@plain-install@"
 #: Where the gate puts the base branch's lock: the runner's scratch folder.
 BASE_LOCK_FILE = "$RUNNER_TEMP/diva-lock.txt"
@@ -89,3 +103,29 @@ def image_args(project: Project) -> dict[str, str]:
     if (wheel := wheel_value(project)) is not None:
         args[WHEEL_ENV] = wheel
     return args
+
+
+def diva_requirement(project: Project, extra: str | None = None) -> str:
+    """Exactly the diva that compiled the files, with one of its extras if asked."""
+    name = f"{DIVA_DISTRIBUTION}[{extra}]" if extra else DIVA_DISTRIBUTION
+    return f"{name}=={project.diva_version}"
+
+
+def gate_requirements(project: Project) -> list[str]:
+    """What the gate and record jobs install (what ``diva lock`` resolves): diva, and from
+    stage 2 DVC with its remote's extra and MLflow's client."""
+    readers = [dvc_requirement(project), MLFLOW_READER] if project.stage >= 2 else []
+    return [diva_requirement(project), *readers]
+
+
+def lock_requirements(project: Project) -> list[str]:
+    """What ``diva lock`` resolves for the gate: its requirements at stage 2 and later,
+    whatever the stage, so that a promotion does not outdate the lock."""
+    return [diva_requirement(project), dvc_requirement(project), MLFLOW_READER]
+
+
+def dvc_requirement(project: Project) -> str:
+    """DVC with the extra its remote's URL scheme needs."""
+    scheme, separator, _ = project.dvc_remote[1].partition("://")
+    extra = DVC_EXTRAS.get(scheme) if separator else None
+    return f"dvc[{extra}]{DVC_VERSIONS}" if extra else f"dvc{DVC_VERSIONS}"

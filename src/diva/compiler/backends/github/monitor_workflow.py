@@ -52,13 +52,12 @@ from diva.compiler.backends.github.workflows import (
     SPEC_IN_WORKSPACE,
     UPLOAD_ARTIFACT,
     WRITE_PERMISSIONS,
-    diva_requirement,
-    dvc_requirement,
     install_steps,
     job,
     setup_steps,
     workflow,
 )
+from diva.compiler.backends.install import diva_requirement, dvc_requirement
 from diva.compiler.ir import Dataset, Project
 
 DOWNLOAD_TIMEOUT_MINUTES = 30

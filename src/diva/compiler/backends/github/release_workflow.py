@@ -34,12 +34,12 @@ from diva.compiler.backends.github.workflows import (
     RELEASE_WORKFLOW,
     SPEC_IN_WORKSPACE,
     WRITE_PERMISSIONS,
-    diva_requirement,
     install_steps,
     job,
     setup_steps,
     workflow,
 )
+from diva.compiler.backends.install import diva_requirement
 from diva.compiler.ir import Project
 from diva.contract import SPEC_FILE
 

@@ -44,13 +44,12 @@ from diva.compiler.backends.github.workflows import (
     DEFAULT_BRANCH,
     REQUIREMENTS,
     TRAIN_WORKFLOW,
-    diva_requirement,
-    dvc_requirement,
     install_steps,
     job,
     setup_steps,
     workflow,
 )
+from diva.compiler.backends.install import diva_requirement, dvc_requirement
 from diva.compiler.ir import Project
 from diva.contract import SPEC_FILE
 

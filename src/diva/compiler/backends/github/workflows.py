@@ -30,8 +30,11 @@ from typing import Any, Literal
 
 from diva.compiler.backends.install import (
     CHECKOUT_LOCK_SCRIPT,
-    DIVA_DISTRIBUTION,
+    MLFLOW_READER,
     base_lock_script,
+    diva_requirement,
+    dvc_requirement,
+    gate_requirements,
     install_env,
     requirement_words,
 )
@@ -71,20 +74,6 @@ MONITOR_WORKFLOW = ".github/workflows/monitor.yml"
 TRAIN_WORKFLOW = ".github/workflows/diva-train.yml"
 #: The gate job's name: the status check the ruleset requires.
 GATE_CHECK = "diva gate"
-DVC_VERSIONS = ">=3.50,<4"
-#: DVC's optional dependencies per remote URL scheme; local folders and HTTP need none.
-DVC_EXTRAS = {
-    "s3": "s3",
-    "gs": "gs",
-    "azure": "azure",
-    "ssh": "ssh",
-    "hdfs": "hdfs",
-    "oss": "oss",
-    "webdav": "webdav",
-    "webdavs": "webdav",
-}
-#: What the gate reads MLflow with: the client alone (no server, no database drivers).
-MLFLOW_READER = "mlflow-skinny>=2.16,<4"
 #: The gate's read-only MLflow credentials (MLflow's own variables), for the tracking
 #: server of the base branch's spec; never the release's, which can write.
 GATE_CREDENTIALS = {
@@ -324,32 +313,6 @@ def setup_steps(project: Project, *, full_history: bool) -> list[dict[str, Any]]
             "with": {"python-version": project.python},
         },
     ]
-
-
-def diva_requirement(project: Project, extra: str | None = None) -> str:
-    """Exactly the diva that compiled the files, with one of its extras if asked."""
-    name = f"{DIVA_DISTRIBUTION}[{extra}]" if extra else DIVA_DISTRIBUTION
-    return f"{name}=={project.diva_version}"
-
-
-def gate_requirements(project: Project) -> list[str]:
-    """What the gate and record jobs install (what ``diva lock`` resolves): diva, and from
-    stage 2 DVC with its remote's extra and MLflow's client."""
-    readers = [dvc_requirement(project), MLFLOW_READER] if project.stage >= 2 else []
-    return [diva_requirement(project), *readers]
-
-
-def lock_requirements(project: Project) -> list[str]:
-    """What ``diva lock`` resolves for the gate: its requirements at stage 2 and later,
-    whatever the stage, so that a promotion does not outdate the lock."""
-    return [diva_requirement(project), dvc_requirement(project), MLFLOW_READER]
-
-
-def dvc_requirement(project: Project) -> str:
-    """DVC with the extra its remote's URL scheme needs."""
-    scheme, separator, _ = project.dvc_remote[1].partition("://")
-    extra = DVC_EXTRAS.get(scheme) if separator else None
-    return f"dvc[{extra}]{DVC_VERSIONS}" if extra else f"dvc{DVC_VERSIONS}"
 
 
 #: The longest install command kept on one line: yamllint's 120 columns, less the indent.
