@@ -63,6 +63,22 @@ DVC_CREDENTIALS = {
 }
 TRAIN_DOCKERFILE = "docker/train.Dockerfile"
 _PULL = 'dvc pull "$DATASET_PATH"'
+#: DVC reads a remote's credentials from .dvc/config.local only (DVC's documented way:
+#: `dvc remote modify --local`); the remote is the one diva wrote into .dvc/config from
+#: the spec on main. Nothing is written when the variables are not set.
+_CREDENTIALS = """\
+remote="$(dvc config core.remote)"
+if [[ -n "${DIVA_DVC_USER:-}" ]]; then
+  dvc remote modify --local "$remote" user "$DIVA_DVC_USER"
+fi
+if [[ -n "${DIVA_DVC_PASSWORD:-}" ]]; then
+  dvc remote modify --local "$remote" password "$DIVA_DVC_PASSWORD"
+fi
+"""
+#: HTTP remotes send credentials only with an auth method set
+_HTTP_AUTH = (
+    'if [[ -n "${DIVA_DVC_USER:-}" ]]; then dvc remote modify --local "$remote" auth basic; fi\n'
+)
 #: Docker's and the pipeline's progress go to stderr, into the job's log; stdout is
 #: the result (the image, the digest the runs are tagged with).
 _BUILD = "diva build train"
@@ -122,6 +138,7 @@ def _job(project: Project) -> dict[str, Any]:
         *install_steps(
             project, "Install diva and DVC", [diva_requirement(project), dvc_requirement(project)]
         ),
+        _credentials(project),
         *(_pull(dataset.name, dataset.path) for dataset in project.large_datasets),
         *([registry_login(project)] if registry else []),
         {
@@ -142,6 +159,15 @@ def _job(project: Project) -> dict[str, Any]:
     settings = {"if": ON_MAIN, "environment": ENVIRONMENT}
     trained = job(name, project, TRAIN_TIMEOUT_MINUTES, steps, settings)
     return {**trained, "runs-on": runner(project)}  # the key keeps its place
+
+
+def _credentials(project: Project) -> dict[str, Any]:
+    http = project.dvc_remote[1].startswith(("http://", "https://"))
+    return {
+        "name": "Give DVC the remote's credentials (.dvc/config.local)",
+        "env": DVC_CREDENTIALS,
+        "run": _CREDENTIALS + (_HTTP_AUTH if http else ""),
+    }
 
 
 def _pull(name: str, path: str) -> dict[str, Any]:
