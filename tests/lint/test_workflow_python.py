@@ -56,6 +56,8 @@ IN_CHECKOUT = {
     ("monitor.yml", "propose", "Judge, log and propose"): "it edits the spec and pushes the branch",
     ("monitor.yml", "releases", "Compare the aliases with the pinned releases"): "a moved "
     "alias is proposed as a pin: it edits the spec and pushes the branch",
+    ("diva-train.yml", "train", "Give DVC the remote's credentials"): "dvc remote modify "
+    "--local writes the repository's .dvc/config.local",
     ("diva-train.yml", "train", "Pull dataset "): "dvc pull writes into the repository",
     ("diva-train.yml", "train", "Build the training image"): "the checkout is the image's "
     "build context",

@@ -62,6 +62,7 @@ either (`env=OFFLINE_PIP_ENV` alone).
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import re
@@ -131,16 +132,38 @@ def act_problem() -> str | None:
     return docker_problem()
 
 
+#: wheelhouses built in this test process, by what they hold: built once, copied after
+_WHEELHOUSES: dict[tuple[tuple[str, ...], tuple[str, ...]], Path] = {}
+
+
 def build_wheelhouse(dest: Path, *sources: Path, requirements: Sequence[str] = ()) -> Path:
     """Wheels of the diva checkout (or `sources`), of `requirements` (from PyPI) and all
-    their dependencies, in `dest`."""
+    their dependencies, in `dest`. The same wheelhouse asked for again in this process is
+    a copy of the first (pip wheel takes minutes; a test may alter its copy)."""
+    key = (tuple(str(source) for source in sources or (ROOT,)), tuple(requirements))
+    built = _WHEELHOUSES.get(key)
+    if built is not None and built.is_dir():
+        shutil.copytree(built, dest, dirs_exist_ok=True)
+        return dest
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(dest)]
-        + [str(source) for source in sources or (ROOT,)]
-        + list(requirements),
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--wheel-dir",
+            str(dest),
+            *key[0],
+            *key[1],
+        ],
         check=True,
         timeout=600,
     )
+    kept = Path(tempfile.mkdtemp(prefix="diva-wheelhouse-"))
+    atexit.register(shutil.rmtree, kept, ignore_errors=True)
+    shutil.copytree(dest, kept, dirs_exist_ok=True)
+    _WHEELHOUSES[key] = kept
     return dest
 
 

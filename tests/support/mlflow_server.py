@@ -17,7 +17,6 @@ import base64
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import Any
 from unittest import mock
 
 from tests.support.docker_harness import free_port
+from tests.support.process import stop_group
 
 #: how long a server may take to answer /health (MLflow migrates its stores first)
 START_DEADLINE = 300
@@ -131,7 +131,7 @@ def running(
             _wait_for(server, process)
             yield server
         finally:
-            _stop(process)
+            stop_group(process)
 
 
 def _artifact_options(artifacts: Path, proxied: bool) -> list[str]:
@@ -176,15 +176,3 @@ def _wait_for(server: Server, process: subprocess.Popen[bytes]) -> None:
         except OSError:
             time.sleep(0.5)
     raise RuntimeError(f"mlflow server at {server.url} did not answer in {START_DEADLINE} s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server's process group (its own session): uvicorn and its workers too."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    except ProcessLookupError:
-        return
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)

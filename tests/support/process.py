@@ -7,6 +7,7 @@ output captured, a failure shown with everything the command printed.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -34,3 +35,16 @@ def sh(*args: str, cwd: Path) -> str:
 
 def diva(*args: str, cwd: Path) -> str:
     return sh(sys.executable, "-m", "diva", *args, cwd=cwd)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server started in a session of its own (``start_new_session``) with its
+    whole process group (workers too): SIGTERM, then SIGKILL after 30 s."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)

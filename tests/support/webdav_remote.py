@@ -13,9 +13,7 @@ group; its log (every request) is ``Remote.log``.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +26,7 @@ from pathlib import Path
 
 from tests.support.docker_harness import free_port
 from tests.support.mlflow_server import Credentials, basic_auth
+from tests.support.process import stop_group
 
 START_DEADLINE = 120
 
@@ -100,7 +99,7 @@ def serving(folder: Path) -> Iterator[Remote]:
             _wait_for(remote, process)
             yield remote
         finally:
-            _stop(process)
+            stop_group(process)
 
 
 def _wait_for(remote: Remote, process: subprocess.Popen[bytes]) -> None:
@@ -121,14 +120,3 @@ def _wait_for(remote: Remote, process: subprocess.Popen[bytes]) -> None:
         except (OSError, urllib.error.HTTPError):
             time.sleep(0.3)
     raise RuntimeError(f"wsgidav at {remote.host} did not answer in {START_DEADLINE} s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    except ProcessLookupError:
-        return
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
