@@ -74,3 +74,20 @@ def bench(session: nox.Session) -> None:
     session.run("python", "bench/gate.py")
     session.run("python", "bench/dvc_layout.py")
     session.run("python", "bench/history.py")
+
+
+@nox.session(python=PYTHON)
+def bench_workflows(session: nox.Session) -> None:
+    """The generated workflows under act, step by step, and `diva gate` in CI mode.
+
+    Runs the act tests with their step times recorded (Docker engine, runner image, act,
+    PostgreSQL and the WebDAV server as in CI: `.ci/docker-setup`); about 25-30 minutes
+    on 2 cores. Arguments go to bench/workflows.py (`--from FILE` reprints a run).
+    """
+    session.install("-e", ".[test]")
+    session.run(
+        "python",
+        "bench/workflows.py",
+        *session.posargs,
+        env={"DIVA_CHECKOV": str(checkov(session))},
+    )

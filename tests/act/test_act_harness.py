@@ -6,12 +6,14 @@ Docker they skip; CI's DIVA_NO_SKIP=1 turns that into a failure.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from tests.support import act_times
 from tests.support.act_harness import (
     CHECKOUT,
     OFFLINE_PIP_ENV,
@@ -168,3 +170,38 @@ def test_two_runs_of_one_workflow_at_once_both_run(tmp_path: Path) -> None:
         results = list(runs)
     for result in results:
         assert result.returncode == 0, log_of(result)
+
+
+@pytest.mark.parametrize(("verdict", "succeeds"), [("pass", True), ("fail", False)])
+def test_each_step_and_run_time_is_recorded_for_the_benchmark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verdict: str, succeeds: bool
+) -> None:
+    """`bench/workflows.py` reads act's own step times from the log of a real run."""
+    times = tmp_path / "times.jsonl"
+    monkeypatch.setenv(act_times.TIMES_VARIABLE, str(times))
+    repo = git_repo(tmp_path / "repo", VERDICT_WORKFLOW, {"verdict": f"{verdict}\n"})
+    workflow = repo / ".github" / "workflows" / "ci.yml"
+    result = run_act(repo, "pull_request", PAYLOAD, workflow=workflow, timeout=300)
+    [entry] = [json.loads(line) for line in times.read_text().splitlines()]
+    assert entry["workflow"] == "ci.yml (verdict)"
+    assert entry["event"] == "pull_request"
+    assert entry["returncode"] == result.returncode
+    assert entry["seconds"] > 0
+    main = {step["step"]: step for step in entry["steps"] if step["stage"] == "Main"}
+    assert main["Judge"]["ok"] is succeeds, log_of(result)
+    assert 0 < main["Judge"]["seconds"] < entry["seconds"], entry
+    assert all(step["job"] == "verdict/check" for step in entry["steps"]), entry
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("2.07s", 2.07), ("345ms", 0.345), ("1m2.5s", 62.5), ("1h0m1s", 3601.0), ("12.5µs", 12.5e-6)],
+)
+def test_go_durations_are_read_as_seconds(text: str, seconds: float) -> None:
+    assert act_times.go_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "2", "2s junk", "s"])
+def test_what_is_not_a_go_duration_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a Go duration"):
+        act_times.go_duration(text)

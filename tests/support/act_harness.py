@@ -71,9 +71,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tests.support import act_times
 from tests.support.paths import ROOT
 
 RUNNER_IMAGE = "diva-act-runner:bookworm"
@@ -281,7 +283,10 @@ RUN_LOCK = Path(tempfile.gettempdir()) / "diva-act-runs.lock"
 def _run(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
     with RUN_LOCK.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
-        return _run_alone(args, cwd, timeout)
+        start = time.perf_counter()
+        result = _run_alone(args, cwd, timeout)
+        act_times.record(args, cwd, time.perf_counter() - start, result.returncode, result.stdout)
+        return result
 
 
 def _run_alone(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
