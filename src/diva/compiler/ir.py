@@ -22,9 +22,12 @@ from diva.stages import STAGE_KEYS
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    scale: str
+    #: small or large; None for a monitoring dataset
+    scale: str | None
     path: str
     version: str | None
+    #: training (a pipeline at its scale, from its stage) or monitoring (no pipeline)
+    role: str = "training"
 
     @property
     def prepared(self) -> str:
@@ -271,10 +274,13 @@ def build(spec: Spec, spec_text: bytes, spec_file: str = "diva.yaml") -> Project
     from the output root, named in every generated file's header.
     """
     datasets = tuple(
-        Dataset(name, d.scale, d.path.rstrip("/"), d.existing.version if d.existing else None)
+        Dataset(
+            name, d.scale, d.path.rstrip("/"), d.existing.version if d.existing else None, d.role
+        )
         for name, d in sorted(spec.datasets.items())
     )
-    scales = {d.name: d.scale for d in datasets}
+    # a target is on a training dataset (rules.dataset_references), which has a scale
+    scales = {d.name: d.scale or "" for d in datasets}
     model = None
     if spec.model is not None:
         m = spec.model

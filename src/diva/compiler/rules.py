@@ -48,6 +48,13 @@ def dataset_references(spec: Spec, doc: Document) -> Iterator[Issue]:
         dataset = spec.datasets.get(target.dataset)
         if dataset is None:
             yield doc.issue(path, _unknown_dataset(spec, target.dataset), at_value=True)
+        elif dataset.role == "monitoring":
+            yield doc.issue(
+                path,
+                f"'{target.dataset}' is a monitoring dataset: targets are met on the datasets"
+                " the pipeline trains and evaluates on (role: training)",
+                at_value=True,
+            )
         elif target.scale is not None and target.scale != dataset.scale:
             yield doc.issue(
                 ("targets", index, "scale"),
@@ -61,6 +68,22 @@ def dataset_references(spec: Spec, doc: Document) -> Iterator[Issue]:
         name = getattr(monitoring, key)
         if name is not None and name not in spec.datasets:
             yield doc.issue(("monitoring", key), _unknown_dataset(spec, name), at_value=True)
+
+
+def dataset_roles(spec: Spec, doc: Document) -> Iterator[Issue]:
+    """A training dataset has a scale (its pipeline's); a monitoring dataset has none."""
+    for name, dataset in spec.datasets.items():
+        if dataset.role == "training" and dataset.scale is None:
+            yield doc.issue(
+                ("datasets", name),
+                "a training dataset needs 'scale: small' or 'scale: large'; data that only"
+                " `diva monitor` reads is 'role: monitoring'",
+            )
+        elif dataset.role == "monitoring" and dataset.scale is not None:
+            yield doc.issue(
+                ("datasets", name, "scale"),
+                "a monitoring dataset has no scale: no pipeline runs on it",
+            )
 
 
 def _duplicates(values: Iterable[str]) -> Iterator[tuple[int, str]]:
@@ -276,6 +299,7 @@ def install_source(spec: Spec, doc: Document) -> Iterator[Issue]:
 
 RULES: tuple[Rule, ...] = (
     Rule(dataset_references, frozenset({"targets", "datasets", "monitoring"})),
+    Rule(dataset_roles, frozenset({"datasets"})),
     Rule(unique_names, frozenset({"idea", "platform", "targets", "monitoring"})),
     Rule(dataset_paths, frozenset({"datasets"})),
     Rule(pipeline_folders, frozenset({"datasets", "model"})),

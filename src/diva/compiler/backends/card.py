@@ -23,7 +23,8 @@ def emit(project: Project) -> list[Artifact]:
     if project.datasets:
         lines += ["", "## Datasets", "", "| name | scale | path | version |", "|---|---|---|---|"]
         lines += [
-            f"| {d.name} | {d.scale} | `{d.path}` | {d.version or '—'} |" for d in project.datasets
+            f"| {d.name} | {d.scale or d.role} | `{d.path}` | {d.version or '—'} |"
+            for d in project.datasets
         ]
     if project.targets:
         lines += [

@@ -13,6 +13,7 @@ SPEC_VERSION = 1
 
 Framework = Literal["sklearn", "xgboost", "lightgbm", "pytorch", "tensorflow", "custom"]
 Scale = Literal["small", "large"]
+DatasetRole = Literal["training", "monitoring"]
 DataType = Literal[
     "float",
     "integer",

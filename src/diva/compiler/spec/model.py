@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Discriminator, JsonValue, Tag
 
 from diva.compiler.spec.base import (
     SPEC_VERSION,
+    DatasetRole,
     DataType,
     Framework,
     PositiveInt,
@@ -217,8 +218,13 @@ class Existing(Section):
 class Dataset(Section):
     """A dataset tracked with DVC."""
 
-    scale: Scale
-    """small (stage 2 experiments) or large (stage 3 experiments)."""
+    scale: Scale | None = None
+    """small (stage 2 experiments) or large (stage 3 experiments); every training dataset
+    has one, a monitoring dataset none."""
+    role: DatasetRole = "training"
+    """training (the pipeline runs on it at its scale) or monitoring (newer data that only
+    `diva monitor` reads: tracked with DVC and pulled by the monitoring job, with no
+    pipeline and no part in the training image)."""
     path: RelPath
     """Folder or file relative to the project folder, e.g. data/small."""
     description: Text | None = None

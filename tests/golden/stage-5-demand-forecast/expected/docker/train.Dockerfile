@@ -34,4 +34,4 @@ HEALTHCHECK NONE
 # `diva train` mounts the project at its own path (its working directory) and
 # passes the image digest (DIVA_IMAGE_DIGEST) that the MLflow runs are tagged with
 ENTRYPOINT ["dvc", "repro"]
-CMD ["evaluate-sales-all", "evaluate-sales-recent"]
+CMD ["evaluate-sales-all"]
