@@ -4,7 +4,9 @@ trained by a scaffolded project's own code on synthetic data.
 Version 1 is over-regularized (a poor fit), version 2 fits well. Three situations:
 the challenger is better (a proposal, exit 0), worse (no proposal, exit 0), better but
 the current data drifted (no proposal, exit 1). The proposal is a real pull-request
-branch pushed to a bare origin, pinning the challenger's version in production.
+branch pushed to a bare origin, pinning the challenger's version in production. Every
+run states its decision (a reason code and a sentence) on the terminal's last line, in
+report.md and in report.json: each reason code has a run here.
 """
 
 from __future__ import annotations
@@ -126,6 +128,27 @@ def report_of(root: Path, out: str) -> dict[str, object]:
     return document
 
 
+def decision_of(
+    result: subprocess.CompletedProcess[str], folder: Path, reason: str, version: str | None
+) -> str:
+    """The run's decision, the same on the terminal, in report.md and in report.json:
+    ``reason`` about ``version``. Returns its sentence."""
+    decision = json.loads((folder / "report.json").read_text())["decision"]
+    assert (decision["reason"], decision["version"]) == (reason, version), decision
+    assert decision["proposed"] is (reason == "proposed")
+    message = decision["message"]
+    last = result.stdout.rstrip().splitlines()[-1]
+    assert last == f"decision: {reason}: {message}", result.stdout
+    markdown = (folder / "report.md").read_text()
+    assert f"**Decision** (`{reason}`): {message.rstrip('.')}." in markdown
+    assert f"(<code>{reason}</code>)" in (folder / "report.html").read_text()
+    return str(message)
+
+
+def monitor_recent(root: Path, out: str, *options: str) -> subprocess.CompletedProcess[str]:
+    return diva(root, "monitor", "--current", "recent", "--out", out, *options)
+
+
 def test_a_better_challenger_is_proposed_for_production(project: Path) -> None:
     result = diva(project, "monitor", "--current", "recent", "--out", "reports/better", "--propose")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -133,6 +156,9 @@ def test_a_better_challenger_is_proposed_for_production(project: Path) -> None:
     assert report["healthy"] is True
     assert report["proposal"] == {"alias": "challenger", "version": "2"}
     branch = "diva/release-production-v2"
+    message = decision_of(result, project / "reports/better", "proposed", "2")
+    assert message.startswith("challenger (version 2) beats the champion by the margin 0.05")
+    assert message.endswith(f"proposed for production in branch {branch}")
     assert branch in sh("git", "ls-remote", "origin", cwd=project)
     pinned = sh("git", "show", f"{branch}:diva.yaml", cwd=project)
     assert "production: {model_version: 2}" in pinned
@@ -167,12 +193,15 @@ def test_the_run_split_over_three_jobs_proposes_what_one_run_does(
     )  # fmt: skip
     assert scored.returncode == 0, scored.stdout + scored.stderr
     assert json.loads((measured / "report.json").read_text())["run_id"] is None  # not logged
+    message = decision_of(scored, measured, "scoring_only", "2")
+    assert "`diva monitor --from-report` judges and proposes" in message
     report = str(measured / "report.json")
     args = ("monitor", "--from-report", report, "--out", "reports/split", "--propose")
     judged = diva(project, *args)
     assert judged.returncode == 0, judged.stdout + judged.stderr
     final = report_of(project, "reports/split")
     assert final["proposal"] == {"alias": "challenger", "version": "2"}
+    decision_of(judged, project / "reports/split", "proposed", "2")
     assert final["run_id"] is not None
     assert final["history"]
     assert "production: {model_version: 2}" in sh("git", "show", f"{branch}:diva.yaml", cwd=project)
@@ -203,7 +232,11 @@ def test_a_forged_verdict_in_the_handed_over_report_is_not_believed(
     challenger = document["challengers"][0]
     document["healthy"] = document["verdict"]["healthy"] = True
     document["proposal"] = {"alias": "challenger", "version": challenger["version"]}
-    document["verdict"] = {"healthy": True, "proposal": challenger, "reasons": []}
+    decision = {"proposed": True, "version": "2", "reason": "proposed", "message": "forged"}
+    document["decision"] = decision
+    document["verdict"] = {
+        "healthy": True, "proposal": challenger, "decision": decision, "reasons": []
+    }  # fmt: skip
     for row in document["drift"]:
         row["drifted"] = False
     path.write_text(json.dumps(document))
@@ -212,6 +245,7 @@ def test_a_forged_verdict_in_the_handed_over_report_is_not_believed(
     assert result.returncode == 1, result.stdout + result.stderr
     report = report_of(project, "reports/forged")
     assert report["proposal"] is None
+    decision_of(result, project / "reports/forged", "drift", "2")
     assert [row["feature"] for row in report["drift"] if row["drifted"]] == ["x0"]  # type: ignore[union-attr]
     assert branch not in sh("git", "ls-remote", "origin", cwd=project)
 
@@ -245,6 +279,9 @@ def test_a_worse_challenger_is_not_proposed(project: Path) -> None:
     assert report["proposal"] is None
     champion, challenger = report["champion"], report["challengers"][0]  # type: ignore[index]
     assert challenger["metrics"]["rmse"] > champion["metrics"]["rmse"]
+    message = decision_of(result, project / "reports/worse", "not_better", "1")
+    assert message.startswith("challenger (version 1) is not better than the champion on every")
+    assert "rmse" in message
 
 
 def test_a_better_challenger_on_drifted_data_fails_the_job(project: Path) -> None:
@@ -258,29 +295,120 @@ def test_a_better_challenger_on_drifted_data_fails_the_job(project: Path) -> Non
     drifted = {row["feature"] for row in report["drift"] if row["drifted"]}  # type: ignore[index, union-attr]
     assert drifted == {"x0"}
     assert any("drifted: no proposal" in reason for reason in report["verdict"]["reasons"])  # type: ignore[index]
+    message = decision_of(result, project / "reports/drifted", "drift", "2")
+    assert "the data drifted: no proposal until the drift is understood" in message
 
 
-def test_a_breached_slo_fails_the_job(project: Path, tmp_path: Path) -> None:
+def test_a_breached_slo_fails_the_job_and_holds_the_winner_back(
+    project: Path, tmp_path: Path
+) -> None:
+    _forget_branch(project, "diva/release-production-v2")
     observed = tmp_path / "serving.json"
     prometheus = {"status": "success", "data": {"result": [{"value": [0, "0.05"]}]}}
     observed.write_text(json.dumps({"latency_p95_ms": 120, "error_rate": prometheus}))
-    result = diva(
-        project,
-        "monitor",
-        "--current",
-        "recent",
-        "--metrics",
-        str(observed),
-        "--out",
-        "reports/slo",
-    )
+    result = monitor_recent(project, "reports/slo", "--metrics", str(observed), "--propose")
     assert result.returncode == 1, result.stdout + result.stderr
+    message = decision_of(result, project / "reports/slo", "slo_breached", "2")
+    assert "an SLO is breached: no proposal while serving misses it" in message
+    assert "diva/release-production-v2" not in sh("git", "ls-remote", "origin", cwd=project)
     slos = {row["name"]: row["status"] for row in report_of(project, "reports/slo")["slos"]}  # type: ignore[union-attr]
     assert slos == {
         "latency_p95_ms": "met",
         "error_rate": "breached",
         "availability": "not observed",
     }
+
+
+def test_a_winner_without_propose_is_named_and_not_proposed(project: Path) -> None:
+    result = monitor_recent(project, "reports/asked")
+    assert result.returncode == 0, result.stdout + result.stderr
+    message = decision_of(result, project / "reports/asked", "not_requested", "2")
+    assert message == (
+        "challenger (version 2) beats the champion by the margin 0.05 on every target; "
+        "`diva monitor --propose` opens the pull request that pins it"
+    )
+
+
+def test_a_challenger_on_the_champions_version_is_a_tie(project: Path) -> None:
+    set_alias(project, "challenger", "1")
+    try:
+        result = monitor_recent(project, "reports/tie", "--propose")
+    finally:
+        set_alias(project, "challenger", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    message = decision_of(result, project / "reports/tie", "tie", "1")
+    assert message.endswith("scores the same as the champion on every target: a tie is no win")
+
+
+def _spec_edited(root: Path, old: str, new: str) -> str:
+    """Edit diva.yaml in the work tree (not committed); returns the original."""
+    original = (root / "diva.yaml").read_text()
+    assert old in original
+    (root / "diva.yaml").write_text(original.replace(old, new))
+    return original
+
+
+def test_a_better_challenger_within_the_margin_is_not_proposed(project: Path) -> None:
+    original = _spec_edited(project, "margin: 0.05", "margin: 0.99")
+    try:
+        result = monitor_recent(project, "reports/margin", "--propose")
+    finally:
+        (project / "diva.yaml").write_text(original)
+    assert result.returncode == 0, result.stdout + result.stderr
+    message = decision_of(result, project / "reports/margin", "within_margin", "2")
+    assert message.startswith("challenger (version 2) is better, but not by the margin 0.99")
+
+
+def test_no_challenger_version_no_comparison(project: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / '.diva' / 'mlflow.db'}")
+    client.delete_registered_model_alias(NAME, "challenger")
+    try:
+        result = monitor_recent(project, "reports/alone", "--propose")
+    finally:
+        set_alias(project, "challenger", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    message = decision_of(result, project / "reports/alone", "no_challenger", None)
+    assert message.startswith("no version carries a challenger alias")
+    assert (
+        "No version carries the alias: challenger."
+        in (project / "reports/alone/report.md").read_text()
+    )
+
+
+def test_a_winner_without_a_serving_section_is_not_proposed(project: Path) -> None:
+    """Stage 3 may already monitor; with no serving section there is no release to pin."""
+    serving = (
+        "serving:\n  pattern: model-as-service\n  releases:\n    production: {model_version: 1}\n"
+    )
+    original = _spec_edited(project, serving, "")
+    (project / "diva.yaml").write_text(
+        (project / "diva.yaml").read_text().replace("stage: manage", "stage: 3")
+    )
+    try:
+        result = monitor_recent(project, "reports/unserved", "--propose")
+    finally:
+        (project / "diva.yaml").write_text(original)
+    assert result.returncode == 0, result.stdout + result.stderr
+    message = decision_of(result, project / "reports/unserved", "no_serving", "2")
+    assert "diva.yaml has no serving section to pin a release in" in message
+
+
+def test_a_refused_release_pin_is_the_decision(project: Path) -> None:
+    """Production already pins the winner's version: the pin refuses, the run goes on."""
+    _forget_branch(project, "diva/release-production-v2")
+    original = _spec_edited(
+        project, "production: {model_version: 1}", "production: {model_version: 2}"
+    )
+    try:
+        result = monitor_recent(project, "reports/refused", "--propose")
+    finally:
+        (project / "diva.yaml").write_text(original)
+    assert result.returncode == 0, result.stdout + result.stderr
+    message = decision_of(result, project / "reports/refused", "refused", "2")
+    assert "the release pin was refused: production already pins this release" in message
+    assert "diva/release-production-v2" not in sh("git", "ls-remote", "origin", cwd=project)
 
 
 def test_each_monitoring_run_is_an_mlflow_run_with_its_reports(project: Path) -> None:

@@ -97,3 +97,18 @@ def test_the_project_passes_its_own_linter(project: Path) -> None:
     for args in (("check", "."), ("format", "--check", ".")):
         result = run(str(ruff), *args, cwd=project)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_monitors_reports_stay_out_of_git(project: Path) -> None:
+    """`diva monitor` writes its reports to monitoring-report/ by default: not committed."""
+    folder = project / "monitoring-report"
+    folder.mkdir()
+    try:
+        (folder / "report.json").write_text("{}\n", "utf-8")
+        status = sh("git", "status", "--porcelain", "--untracked-files=all", cwd=project)
+        ignored = sh("git", "check-ignore", "-v", "monitoring-report/report.json", cwd=project)
+    finally:
+        (folder / "report.json").unlink()
+        folder.rmdir()
+    assert "monitoring-report" not in status
+    assert ignored.startswith(".gitignore:")

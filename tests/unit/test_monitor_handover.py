@@ -84,13 +84,17 @@ def forge_a_winner(document: dict[str, Any]) -> None:
     winner = document["challengers"][0]
     document["healthy"] = True
     document["proposal"] = {"alias": "challenger", "version": "2"}
-    document["verdict"] = {"healthy": True, "proposal": winner, "reasons": []}
+    decision = {"proposed": True, "version": "2", "reason": "proposed", "message": "forged"}
+    document["decision"] = decision
+    document["verdict"] = {"healthy": True, "proposal": winner, "decision": decision, "reasons": []}
 
 
 def test_a_claimed_proposal_is_not_believed(settings: Settings, tmp_path: Path) -> None:
     """The challenger is worse: the verdict follows from the numbers, not from the file."""
     text = edited(measured(settings, 0.40), forge_a_winner)
-    assert read_report(settings, written(tmp_path, text)).verdict.proposal is None
+    verdict = read_report(settings, written(tmp_path, text)).verdict
+    assert verdict.proposal is None
+    assert (verdict.decision.proposed, verdict.decision.reason) == (False, "not_better")
 
 
 def test_drift_flags_are_worked_out_again(settings: Settings, tmp_path: Path) -> None:
@@ -104,6 +108,7 @@ def test_drift_flags_are_worked_out_again(settings: Settings, tmp_path: Path) ->
     assert all(row.drifted for row in report.drift)
     assert report.verdict.healthy is False
     assert report.verdict.proposal is None
+    assert report.verdict.decision.reason == "drift"
 
 
 def test_slo_statuses_are_worked_out_again(settings: Settings, tmp_path: Path) -> None:

@@ -92,9 +92,11 @@ def monitor(
     from monitoring.drift), and checks the SLOs against --metrics. Writes the reports
     (JSON, Markdown, HTML with plots), logs a monitoring run to MLflow, and appends the
     Markdown to $GITHUB_STEP_SUMMARY. When a challenger beats the champion by
-    monitoring.margin on every target and nothing drifted, --propose opens the pull
-    request that pins its version in production. Exit 0 healthy, 1 drift or a breached
-    SLO, 2 usage error, 4 MLflow or the data unreachable.
+    monitoring.margin on every target, nothing drifted and no SLO is breached, --propose
+    opens the pull request that pins its version in production. Every run states its
+    decision (the last line, the reports' "decision"): proposed, or why not, as a reason
+    code (docs/monitoring.md). Exit 0 healthy, 1 drift or a breached SLO, 2 usage
+    error, 4 MLflow or the data unreachable.
 
     --download, --models and --from-report split one run over three jobs, so that the
     project's code never runs next to the release token: download (MLflow credentials),
@@ -115,9 +117,11 @@ def monitor(
         found = ", ".join(f"{item.alias} (version {item.version})" for item in versions.found())
         click.echo(f"downloaded {found} into {download_dir}")
     elif models_dir is not None:
+        from diva.monitor.propose import settle
         from diva.monitor.report import as_markdown
 
         measured = handover.evaluate(root, settings, models_dir, current, slo_file)
+        measured, _ = settle(root, name, measured, None, scoring=True)
         click.echo(as_markdown(measured))
         _publish(measured, out, None)
     else:
@@ -163,6 +167,7 @@ def _judge(
 ) -> None:
     """Evaluate (or read the handed-over report), log the run, propose, exit on health."""
     from diva.monitor.measured import conclude
+    from diva.monitor.propose import settle
     from diva.monitor.report import as_markdown
     from diva.monitor.run import monitor as run_monitor
 
@@ -170,10 +175,11 @@ def _judge(
         result = conclude(root, settings, from_report)
     else:
         result = run_monitor(root, settings.spec, current, slo_file)
-    click.echo(as_markdown(result))
     propose, remote = proposal
-    if propose and result.verdict.proposal is not None:
-        _propose(root, name, int(result.verdict.proposal.version), remote)
+    result, next_steps = settle(root, name, result, remote if propose else None)
+    click.echo(as_markdown(result))
+    for line in next_steps:
+        click.echo(line)
     _publish(result, out, root)
     sys.exit(EXIT_OK if result.verdict.healthy else EXIT_INVALID)
 
@@ -181,30 +187,14 @@ def _judge(
 def _publish(result: MonitorReport, out: Path, root: Path | None) -> None:
     """The reports written (and with ``root``, attached to the logged run) and summed up."""
     from diva.monitor import publish
-    from diva.monitor.report import as_markdown
+    from diva.monitor.report import as_markdown, decision_line
 
     for path in publish.write(result, out):
         click.echo(f"wrote {path}")
     if root is not None:
         publish.attach(result, out, root)
     append_summary(as_markdown(result))
-
-
-def _propose(root: Path, name: str, version: int, remote: str) -> None:
-    from diva.errors import DivaError
-    from diva.lifecycle.proposals.pull_request import next_steps
-    from diva.monitor.propose import propose_production
-
-    try:
-        outcome = propose_production(root, name, version, remote)
-    except DivaError as err:  # a refused gate or a release already pinned: say so, go on
-        click.secho(f"no proposal: {err}", fg="yellow", err=True)
-        return
-    if outcome is None:
-        click.echo("no proposal: diva.yaml has no serving section to pin a release in")
-        return
-    for line in next_steps(outcome, remote):
-        click.echo(line)
+    click.echo(decision_line(result))
 
 
 COMMANDS = (monitor,)

@@ -1,8 +1,9 @@
 """The verdict of a monitoring run, from numbers already measured: pure functions.
 
 A challenger is proposed when it beats the champion on every target metric by the
-spec's margin (relative) and no feature drifted; a drifted feature or a breached SLO
-makes the run unhealthy (the job fails).
+spec's margin (relative), no feature drifted and no SLO is breached; a drifted feature
+or a breached SLO makes the run unhealthy (the job fails). Every verdict carries its
+:class:`Decision`: what is proposed, or why nothing is (a reason code of :data:`REASONS`).
 """
 
 from __future__ import annotations
@@ -43,10 +44,38 @@ class SloCheck:
     status: str
 
 
+#: Why a run proposes what it proposes, or nothing: the reason codes of a decision.
+REASONS = {
+    "proposed": "the winner's pull request was opened (or its branch committed)",
+    "not_requested": "a challenger wins; without --propose nothing is opened",
+    "scoring_only": "a challenger wins; the --models job leaves proposing to --from-report",
+    "no_challenger": "no version carries a challenger alias",
+    "tie": "the best challenger scores the same as the champion",
+    "within_margin": "a challenger is better, but not by monitoring.margin on every target",
+    "not_better": "no challenger is better than the champion on every target",
+    "drift": "a challenger wins, but a feature drifted",
+    "slo_breached": "a challenger wins, but an SLO is breached",
+    "no_serving": "a challenger wins, but diva.yaml has no serving section to pin it in",
+    "refused": "a challenger wins, but the release pin was refused",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether this run proposes a version for production, and why (not)."""
+
+    proposed: bool
+    #: the winning challenger's version, or the closest one's when nothing wins
+    version: str | None
+    reason: str
+    message: str
+
+
 @dataclass(frozen=True)
 class Verdict:
     healthy: bool
     proposal: Scored | None
+    decision: Decision
     reasons: list[str] = field(default_factory=list)
 
 
@@ -113,15 +142,83 @@ def decide(
         for item in slos
         if item.status == "breached"
     ]
+    drifted, breached = any(item.drifted for item in drift), _breached(slos)
     winner = best_challenger(champion, challengers, objectives, margin)
-    if winner is not None and any(item.drifted for item in drift):
-        reasons.append(
-            f"{winner.alias} (version {winner.version}) beats the champion, but the data "
-            "drifted: no proposal until the drift is understood"
-        )
-        winner = None
-    return Verdict(not any(d.drifted for d in drift) and not _breached(slos), winner, reasons)
+    if winner is None:
+        decision = _no_winner(champion, challengers, objectives, margin)
+    else:
+        name = f"{winner.alias} (version {winner.version})"
+        if drifted:
+            message = f"{name} beats the champion, but the data drifted: no proposal until "
+            decision = Decision(False, winner.version, "drift", message + "the drift is understood")
+        elif breached:
+            message = f"{name} beats the champion, but an SLO is breached: no proposal while "
+            decision = Decision(
+                False, winner.version, "slo_breached", message + "serving misses it"
+            )
+        else:
+            message = f"{name} beats the champion by the margin {margin:g} on every target"
+            decision = Decision(False, winner.version, "not_requested", message)
+        if drifted or breached:
+            reasons.append(decision.message)
+            winner = None
+    return Verdict(not drifted and not breached, winner, decision, reasons)
 
 
 def _breached(slos: Sequence[SloCheck]) -> bool:
     return any(item.status == "breached" for item in slos)
+
+
+#: How close a challenger that does not win comes, worst first.
+_STANDINGS = ("not_better", "tie", "within_margin")
+
+
+def _no_winner(
+    champion: Scored, challengers: Sequence[Scored], objectives: Sequence[Objective], margin: float
+) -> Decision:
+    """Why no challenger wins: the closest one's standing against the champion."""
+    if not challengers:
+        message = "no version carries a challenger alias: nothing to compare the champion with"
+        return Decision(False, None, "no_challenger", message)
+    standings = [(_standing(item, champion, objectives, margin), item) for item in challengers]
+    reason, closest = max(standings, key=lambda pair: _STANDINGS.index(pair[0]))
+    name = f"{closest.alias} (version {closest.version})"
+    if reason == "tie":
+        message = f"{name} scores the same as the champion on every target: a tie is no win"
+        return Decision(False, closest.version, reason, message)
+    short = [
+        f"{item.metric} {_value(closest, item)} against {_value(champion, item)}"
+        for item in objectives
+        if not beats(closest.metrics[item.metric], champion.metrics[item.metric], item.goal, margin)
+    ]
+    if reason == "within_margin":
+        message = f"{name} is better, but not by the margin {margin:g} on every target"
+    else:
+        message = f"{name} is not better than the champion on every target"
+        if len(challengers) > 1:
+            message = f"no challenger is better than the champion on every target; {name}"
+            message += " comes closest"
+    return Decision(False, closest.version, reason, f"{message} ({', '.join(short)})")
+
+
+def _standing(
+    challenger: Scored, champion: Scored, objectives: Sequence[Objective], margin: float
+) -> str:
+    """``not_better`` (worse, or not comparable, on a target), ``tie`` (the same on
+    every target) or ``within_margin`` (better or the same, not by the margin on all)."""
+    outcomes = set()
+    for item in objectives:
+        mine, theirs = challenger.metrics[item.metric], champion.metrics[item.metric]
+        if beats(mine, theirs, item.goal, margin):
+            outcomes.add("win")
+        elif mine == theirs:
+            outcomes.add("tie")
+        elif beats(mine, theirs, item.goal, 0.0):
+            outcomes.add("within")
+        else:
+            return "not_better"  # worse, or NaN
+    return "tie" if outcomes <= {"tie"} else "within_margin"
+
+
+def _value(scored: Scored, objective: Objective) -> str:
+    return f"{scored.metrics[objective.metric]:.4g}"

@@ -66,9 +66,17 @@ class ProposalEntry(Strict):
     version: str
 
 
+class DecisionEntry(Strict):
+    proposed: bool
+    version: str | None = Field(pattern=VERSION)
+    reason: str
+    message: str
+
+
 class VerdictEntry(Strict):
     healthy: bool
     proposal: ScoredEntry | None
+    decision: DecisionEntry
     reasons: list[str]
 
 
@@ -91,6 +99,7 @@ class ReportFile(Strict):
     margin: float
     run_id: str | None
     healthy: bool
+    decision: DecisionEntry
     proposal: ProposalEntry | None
 
 

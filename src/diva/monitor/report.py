@@ -17,6 +17,7 @@ FILES = ("report.json", "report.md", "report.html")
 def as_dict(report: MonitorReport) -> dict[str, Any]:
     document = asdict(report)
     document["healthy"] = report.verdict.healthy
+    document["decision"] = asdict(report.verdict.decision)
     document["proposal"] = (
         {"alias": report.verdict.proposal.alias, "version": report.verdict.proposal.version}
         if report.verdict.proposal
@@ -46,20 +47,28 @@ def _cell(value: float | None) -> str:
 
 def headline(report: MonitorReport) -> str:
     state = "healthy" if report.verdict.healthy else "UNHEALTHY"
-    proposal = report.verdict.proposal
+    proposal, decision = report.verdict.proposal, report.verdict.decision
     proposed = (
         f"; proposes {proposal.alias} (version {proposal.version}) for production"
-        if proposal
-        else ""
+        if proposal and decision.proposed
+        else f"; no proposal ({decision.reason})"
     )
     return f"{report.project}: {state}, champion version {report.champion.version}{proposed}"
 
 
+def decision_line(report: MonitorReport) -> str:
+    """The decision for a terminal: its reason code and its sentence."""
+    decision = report.verdict.decision
+    return f"decision: {decision.reason}: {decision.message}"
+
+
 def as_markdown(report: MonitorReport) -> str:
-    versions = [report.champion, *report.challengers]
+    versions, decision = [report.champion, *report.challengers], report.verdict.decision
     header = " | ".join(f"{item.alias} (v{item.version})" for item in versions)
     lines = [
         f"## diva monitor: {headline(report)}",
+        "",
+        f"**Decision** (`{decision.reason}`): {decision.message.rstrip('.')}.",
         "",
         f"{report.rows} rows of `{report.current}`; drift measured against "
         f"`{report.reference}`; margin {report.margin:g}.",
