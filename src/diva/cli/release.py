@@ -21,9 +21,9 @@ def release() -> None:
     """Pin what each environment runs (serving.releases) and move its MLflow alias.
 
     A release is a pull request: `pin --pr` edits diva.yaml in place, recompiles the
-    overlays, runs the gate and opens it. Exit 0 done, 1 invalid spec / gate refused /
-    no such model version, 2 usage error, 3 a generated file was edited by hand,
-    4 MLflow unavailable.
+    overlays, runs the gate and opens it. `candidate` sets the stage-4 alias. Exit 0
+    done, 1 invalid spec / gate refused / no such model version / no candidate run,
+    2 usage error, 3 a generated file was edited by hand, 4 MLflow unavailable.
     """
 
 
