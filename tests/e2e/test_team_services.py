@@ -213,7 +213,9 @@ def test_3_to_4_without_a_candidate_fails(at_3: tuple[Path, str], team: Team) ->
     code, _, rows = judged(repo, gate_env(team), team)
     assert code == 1
     assert failing(rows) == {"model.candidate": "fail"}
-    assert rows["model.candidate"][1] == "best run's version 1, alias candidate -> None"
+    assert rows["model.candidate"][1] == (
+        "best run's version 1, alias candidate -> None; set it with `diva release candidate`"
+    )
 
 
 # --- the generated gate workflow, under act, against the same services --------------

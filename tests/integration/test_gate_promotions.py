@@ -142,8 +142,22 @@ def test_a_promotion_to_stage_4_without_a_candidate_fails(run_diva: RunDiva, rep
     code, report, rows = gate(run_diva, repo_3)
     assert code == 1
     assert failing(rows) == {"model.candidate": "fail"}
-    assert rows["model.candidate"][1] == "best run's version 1, alias candidate -> None"
+    assert rows["model.candidate"][1] == (
+        "best run's version 1, alias candidate -> None; set it with `diva release candidate`"
+    )
     assert report["evidence"] == VERIFIED
+
+
+def test_diva_release_candidate_sets_the_alias_the_gate_wants(
+    run_diva: RunDiva, repo_3: Path
+) -> None:
+    client_of(repo_3 / STORE).delete_registered_model_alias("demo", "candidate")
+    result = run_diva("release", "candidate", cwd=repo_3)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "alias candidate set to version 1"
+    code, report, rows = gate(run_diva, repo_3)
+    assert_passes(report, rows, code)
+    assert rows["model.candidate"][1] == "best run's version 1, alias candidate -> 1"
 
 
 # --- 4 -> 5: model deployment to monitoring ------------------------------------------------

@@ -127,12 +127,23 @@ class FakeRuns:
         return self._aliases.get(alias)
 
 
+#: The training image's digest on runs made in it (``diva.image.digest``).
+IMAGE_DIGEST = "sha256:" + "e" * 64
+
+
 def run(
-    run_id: str, scale: str = "small", data_hash: str | None = SMALL_HASH, **metrics: float
+    run_id: str,
+    scale: str = "small",
+    data_hash: str | None = SMALL_HASH,
+    *,
+    in_image: bool = False,
+    **metrics: float,
 ) -> Run:
     tags = {"diva.project": "demo", "diva.dataset.scale": scale}
     if data_hash is not None:
         tags["diva.dataset.hash"] = data_hash
+    if in_image:
+        tags["diva.image.digest"] = IMAGE_DIGEST
     return Run(run_id, tags, metrics)
 
 

@@ -46,6 +46,9 @@ def test_data_large_judges_the_large_dataset(tmp_path: Path) -> None:
     assert "year: not tracked" in verdict.detail
 
 
+IMAGE = "sha256:" + "c" * 64
+
+
 def _large(run_id: str, digest: str | None, **metrics: float) -> Run:
     base = run(run_id, scale="large", data_hash=LARGE_HASH, **metrics)
     if digest is not None:
@@ -73,12 +76,26 @@ def test_targets_large_judges_large_scale_targets(dvc_root: Path) -> None:
     document["targets"] = [
         {"metric": "rmse", "goal": "minimize", "threshold": 0.1, "dataset": "year"}
     ]
-    good = FakeRuns([_large("r1", None, rmse=0.05)])
-    bad = FakeRuns([_large("r1", None, rmse=0.5)])
+    good = FakeRuns([_large("r1", IMAGE, rmse=0.05)])
+    bad = FakeRuns([_large("r1", IMAGE, rmse=0.5)])
     assert judge("targets.large", context(document, dvc_root, runs=good)).status == "pass"
     verdict = judge("targets.large", context(document, dvc_root, runs=bad))
     assert verdict.status == "fail"
     assert "rmse=0.5 vs 0.1" in verdict.detail
+
+
+def test_targets_large_judges_only_runs_made_in_the_standardized_image(dvc_root: Path) -> None:
+    document = spec_document()
+    document["targets"] = [
+        {"metric": "rmse", "goal": "minimize", "threshold": 0.1, "dataset": "year"}
+    ]
+    on_the_host = FakeRuns([_large("host", None, rmse=0.01), _large("r1", IMAGE, rmse=0.5)])
+    verdict = judge("targets.large", context(document, dvc_root, runs=on_the_host))
+    assert verdict.status == "fail"
+    assert "rmse=0.5 vs 0.1" in verdict.detail
+    alone = FakeRuns([_large("host", None, rmse=0.01)])
+    verdict = judge("targets.large", context(document, dvc_root, runs=alone))
+    assert verdict.detail == "no run on the large dataset in the standardized image to judge"
 
 
 def test_cycles_large_is_stage_3s_budget(tmp_path: Path) -> None:

@@ -231,7 +231,10 @@ def test_the_best_of_several_runs_is_judged(dvc_root: Path) -> None:
     assert verdict == Verdict("pass", "run good meets all")
 
 
-LARGE_RUNS = [run("a-large", "large", LARGE_HASH), run("b-large", "large", LARGE_HASH)]
+LARGE_RUNS = [
+    run("a-large", "large", LARGE_HASH, in_image=True),
+    run("b-large", "large", LARGE_HASH, in_image=True),
+]
 
 
 def test_candidate_passes_when_the_best_runs_version_has_the_alias(dvc_root: Path) -> None:
@@ -250,12 +253,25 @@ def test_candidate_fails_when_the_alias_is_on_another_version(dvc_root: Path) ->
     other = next(r for r in LARGE_RUNS if r is not best)
     source = FakeRuns(LARGE_RUNS, {best.run_id: "3", other.run_id: "4"}, {"candidate": "4"})
     verdict = judge("model.candidate", with_runs(dvc_root, source))
-    assert verdict == Verdict("fail", "best run's version 3, alias candidate -> 4")
+    assert verdict == Verdict(
+        "fail", "best run's version 3, alias candidate -> 4; set it with `diva release candidate`"
+    )
 
 
 def test_candidate_fails_when_no_version_has_the_alias(dvc_root: Path) -> None:
     source = FakeRuns(LARGE_RUNS, {r.run_id: "1" for r in LARGE_RUNS})
-    assert judge("model.candidate", with_runs(dvc_root, source)).status == "fail"
+    verdict = judge("model.candidate", with_runs(dvc_root, source))
+    assert verdict == Verdict(
+        "fail",
+        "best run's version 1, alias candidate -> None; set it with `diva release candidate`",
+    )
+
+
+def test_candidate_is_taken_from_runs_in_the_standardized_image(dvc_root: Path) -> None:
+    host = run("0-host", "large", LARGE_HASH)  # sorts first: it would win a tie
+    source = FakeRuns([host, *LARGE_RUNS], {"0-host": "9", "a-large": "3"}, {"candidate": "3"})
+    verdict = judge("model.candidate", with_runs(dvc_root, source))
+    assert verdict == Verdict("pass", "best run's version 3, alias candidate -> 3")
 
 
 def test_candidate_fails_when_the_best_run_registered_no_version(dvc_root: Path) -> None:

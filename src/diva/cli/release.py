@@ -1,4 +1,5 @@
-"""The release commands of ``diva``: ``release show|pin|alias`` (docs/release.md).
+"""The release commands of ``diva``: ``release show|pin|candidate|alias|verify``
+(docs/release.md).
 
 Registered on the main group by :mod:`diva.cli`. MLflow is imported only by the
 commands that read or move aliases.
@@ -20,9 +21,9 @@ def release() -> None:
     """Pin what each environment runs (serving.releases) and move its MLflow alias.
 
     A release is a pull request: `pin --pr` edits diva.yaml in place, recompiles the
-    overlays, runs the gate and opens it. Exit 0 done, 1 invalid spec / gate refused /
-    no such model version, 2 usage error, 3 a generated file was edited by hand,
-    4 MLflow unavailable.
+    overlays, runs the gate and opens it. `candidate` sets the stage-4 alias. Exit 0
+    done, 1 invalid spec / gate refused / no such model version / no candidate run,
+    2 usage error, 3 a generated file was edited by hand, 4 MLflow unavailable.
     """
 
 
@@ -140,6 +141,48 @@ def alias(environments: tuple[str, ...], spec: Path) -> None:
         else:
             change = f"moved from version {item.before} to" if item.before else "set to"
         click.echo(f"{item.environment}: alias {item.alias} {change} version {item.version}")
+
+
+@release.command()
+@click.argument("version", required=False, type=click.IntRange(min=1))
+@click.option("--dry-run", is_flag=True, help="Show the choice; move no alias.")
+@SPEC_OPTION
+def candidate(version: int | None, dry_run: bool, spec: Path) -> None:
+    """Set the MLflow alias `candidate` that stage 4 requires (model.candidate).
+
+    Without VERSION: the version registered by the best run in the standardized image
+    on the large dataset (the run the gate judges: fewest missed large-scale targets,
+    then the best value of the first target's metric), which must meet every target;
+    its metrics against the targets are shown. With VERSION: that registered version,
+    once MLflow confirms it exists. Exit 0 set (or already set, or --dry-run),
+    1 no run qualifies or no such version (nothing changed), 2 usage error,
+    4 MLflow unavailable.
+    """
+    from diva.lifecycle.proposals.candidate import candidate as choose
+
+    root, name = project_root(spec)
+    choice = choose(root, name, version, dry_run=dry_run)
+    if choice.run is not None:
+        click.echo(f"best run in the standardized image on the large dataset: {choice.run.run_id}")
+        for line in choice.judged() or ["no large-scale targets declared"]:
+            click.echo(f"  {line}")
+        click.echo(f"it registered version {choice.version} of model {choice.model}")
+    if choice.expected is not None:
+        say(
+            f"note: model.candidate expects version {choice.expected} "
+            "(the best run's in the standardized image on the large dataset)"
+        )
+    click.echo(_moved(choice.before, choice.version, dry_run))
+
+
+def _moved(before: str | None, version: str, dry_run: bool) -> str:
+    if before == version:
+        return f"alias candidate already on version {version}"
+    if dry_run:
+        change = "would be set to" if before is None else f"would move from version {before} to"
+        return f"alias candidate {change} version {version} (dry run: nothing changed)"
+    change = "set to" if before is None else f"moved from version {before} to"
+    return f"alias candidate {change} version {version}"
 
 
 @release.command()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from diva.compiler.ir import Dataset, Target
+from diva.compiler.ir import Dataset, Project, Target
 from diva.lifecycle import image_checks
 from diva.lifecycle.context import Context, RunSource, Status, Verdict
 from diva.lifecycle.evidence import UnreachableError
@@ -22,7 +23,18 @@ from diva.lifecycle.releases import alias_for, production
 from diva.stages import CRITERIA, DEFAULT_MIN_RUNS
 from diva.stages import stage as stage_of
 
-__all__ = ["CHECKPOINTS", "Checkpoint", "Context", "RunSource", "Status", "Verdict", "for_stage"]
+__all__ = [
+    "CHECKPOINTS",
+    "Checkpoint",
+    "Context",
+    "RunSource",
+    "Status",
+    "Verdict",
+    "best_run",
+    "for_stage",
+    "missed_targets",
+    "runs_on",
+]
 
 Evaluate = Callable[[Context], Verdict]
 
@@ -118,19 +130,31 @@ def _registered(scale: str) -> Evaluate:
     return evaluate
 
 
-def _runs_on(ctx: Context, scale: str) -> list[Run]:
-    assert ctx.runs is not None
+def runs_on(
+    project: Project, root: Path, source: RunSource, scale: str, *, standardized: bool = True
+) -> list[Run]:
+    """The project's runs on its ``scale`` dataset as DVC tracks it now; at the large
+    scale only those made in the standardized image (tag ``diva.image.digest``), the
+    runs stage 4 counts, judges against the targets and takes the candidate from —
+    unless ``standardized`` is false."""
     hashes = {
         found
-        for dataset in _datasets(ctx, scale)
-        if (found := dvc_evidence.tracked_hash(ctx.root, dataset.path)) is not None
+        for dataset in project.datasets
+        if dataset.scale == scale
+        and (found := dvc_evidence.tracked_hash(root, dataset.path)) is not None
     }
     return [
         run
-        for run in ctx.runs.runs(ctx.project.name)
+        for run in source.runs(project.name)
         if run.tags.get("diva.dataset.scale") == scale
         and run.tags.get("diva.dataset.hash") in hashes
+        and (scale != "large" or not standardized or run.tags.get("diva.image.digest"))
     ]
+
+
+def _runs_on(ctx: Context, scale: str) -> list[Run]:
+    assert ctx.runs is not None
+    return runs_on(ctx.project, ctx.root, ctx.runs, scale)
 
 
 def _needs_runs(evaluate: Evaluate) -> Evaluate:
@@ -145,12 +169,10 @@ def _needs_runs(evaluate: Evaluate) -> Evaluate:
     return guarded
 
 
-def _has_runs(scale: str, minimum: int, in_image: bool) -> Evaluate:
+def _has_runs(scale: str, minimum: int) -> Evaluate:
     def evaluate(ctx: Context) -> Verdict:
         runs = _runs_on(ctx, scale)
-        if in_image:
-            runs = [run for run in runs if run.tags.get("diva.image.digest")]
-        where = " in the standardized image" if in_image else ""
+        where = " in the standardized image" if scale == "large" else ""
         detail = f"{len(runs)} run(s) on the {scale} dataset{where} ({ctx.runs.kind})"  # type: ignore[union-attr]
         return _ok(len(runs) >= minimum, detail, f"{detail}; need {minimum}")
 
@@ -194,11 +216,16 @@ def _targets_met(scale: str) -> Evaluate:
             return Verdict("pass", f"no {scale}-scale targets declared")
         run = best_run(_runs_on(ctx, scale), targets)
         if run is None:
-            return Verdict("fail", f"no run on the {scale} dataset to judge")
+            where = " in the standardized image" if scale == "large" else ""
+            return Verdict("fail", f"no run on the {scale} dataset{where} to judge")
         missed = missed_targets(run, targets)
         return _ok(not missed, f"run {run.run_id[:8]} meets all", f"best run misses {missed}")
 
     return _needs_runs(evaluate)
+
+
+#: What the refusal of ``model.candidate`` suggests.
+SET_CANDIDATE = "set it with `diva release candidate`"
 
 
 def _candidate(ctx: Context) -> Verdict:
@@ -207,12 +234,14 @@ def _candidate(ctx: Context) -> Verdict:
     targets = [t for t in ctx.project.targets if t.scale == "large"]
     run = best_run(_runs_on(ctx, "large"), targets)
     if run is None:
-        return Verdict("fail", "no run on the large dataset")
+        return Verdict("fail", "no run on the large dataset in the standardized image")
     name = ctx.project.model.registered_name
     version = ctx.runs.version_of_run(name, run.run_id)
     alias = ctx.runs.alias(name, "candidate")
     detail = f"best run's version {version}, alias candidate -> {alias}"
-    return _ok(version is not None and alias == version, detail, detail)
+    if version is None:
+        return Verdict("fail", f"{detail}; the best run registered no model version")
+    return _ok(alias == version, detail, f"{detail}; {SET_CANDIDATE}")
 
 
 def budget(stage: int) -> Evaluate:
@@ -279,11 +308,11 @@ EVALUATORS: dict[str, Evaluate] = {
     "plan.references": _references,
     "plan.pinned": _pinned,
     "data.small": _registered("small"),
-    "runs.small": _has_runs("small", 1, in_image=False),
+    "runs.small": _has_runs("small", 1),
     "targets.small": _targets_met("small"),
     "cycles.small": _budget(2, "small"),
     "data.large": _registered("large"),
-    "runs.large": _has_runs("large", DEFAULT_MIN_RUNS, in_image=True),
+    "runs.large": _has_runs("large", DEFAULT_MIN_RUNS),
     "targets.large": _targets_met("large"),
     "model.candidate": _needs_runs(_candidate),
     "cycles.large": _budget(3, "large"),

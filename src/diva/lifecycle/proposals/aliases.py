@@ -33,7 +33,7 @@ class Moved:
     version: str
 
 
-class _Registry(Mlflow):
+class Registry(Mlflow):
     """The MLflow adapter, allowed to move an alias."""
 
     def set_alias(self, model: str, alias: str, version: str) -> None:
@@ -60,13 +60,13 @@ def move_aliases(root: Path, spec_file: str, environments: list[str]) -> list[Mo
     assert project.model is not None  # pinned() said so
     try:
         return _move(
-            _Registry(root, project.mlflow.tracking_uri), project.model.registered_name, wanted
+            Registry(root, project.mlflow.tracking_uri), project.model.registered_name, wanted
         )
     except UnreachableError as err:
         raise ReleaseUnavailable(str(err)) from err
 
 
-def _move(registry: _Registry, model: str, wanted: list[tuple[str, str, str]]) -> list[Moved]:
+def _move(registry: Registry, model: str, wanted: list[tuple[str, str, str]]) -> list[Moved]:
     missing = [
         version for _, _, version in wanted if registry.run_of_version(model, version) is None
     ]
