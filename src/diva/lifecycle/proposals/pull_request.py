@@ -165,6 +165,8 @@ def _open_pr(proposal: Proposal, title: str, body: str) -> tuple[str | None, str
     result = tools.run(command, cwd=root, check=False)
     if result.returncode:
         return None, f"gh pr {command[2]} failed: {tools.failure(result)}", bool(existing)
+    if existing and not proposal.draft:  # a draft asked for again without --draft
+        tools.run([gh, "pr", "ready", existing], cwd=root, check=False)
     return existing or result.stdout.strip(), None, bool(existing)
 
 
