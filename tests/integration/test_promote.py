@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 
 from tests.support.gate import SPEC
-from tests.support.git_repo import commit_spec, git, git_only_on_path, init_repo
+from tests.support.git_repo import git, git_only_on_path
 from tests.support.process import RunDiva
+from tests.support.promote_repo import (
+    current_branch,
+    local_branches,
+    make_project,
+    remote_branches,
+    snapshot,
+)
 
 # --- diva promote end to end ---------------------------------------------------------------
 
@@ -28,17 +35,6 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     git_only_on_path(monkeypatch, tmp_path)
 
 
-def make_project(tmp_path: Path, text: str) -> Path:
-    """A compiled project committed on main and pushed to a bare local origin."""
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    root = init_repo(tmp_path / "project")
-    commit_spec(root, text, "stage 1", compiled=True)
-    git(root, "remote", "add", "origin", str(origin))
-    git(root, "push", "-q", "-u", "origin", "main")
-    return root
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path, SPEC_COMMENTED)
@@ -49,18 +45,6 @@ def incomplete(tmp_path: Path) -> Path:
     """A project whose plan has no summary: the gate to stage 2 fails."""
     assert SUMMARY_LINE in SPEC_COMMENTED
     return make_project(tmp_path, SPEC_COMMENTED.replace(SUMMARY_LINE, ""))
-
-
-def current_branch(root: Path) -> str:
-    return git(root, "rev-parse", "--abbrev-ref", "HEAD")
-
-
-def local_branches(root: Path) -> list[str]:
-    return git(root, "branch", "--format=%(refname:short)").split()
-
-
-def remote_branches(root: Path) -> list[str]:
-    return [line.split()[1] for line in git(root, "ls-remote", "--heads", "origin").splitlines()]
 
 
 def test_promote_commits_on_a_stage_branch(run_diva: RunDiva, project: Path) -> None:
@@ -101,20 +85,33 @@ def test_promote_without_gh_prints_the_command_and_the_body(
     assert shutil.which("gh") is None  # PATH holds git only
     result = run_diva("promote", cwd=project)
     assert result.returncode == 0
+    body_file = project / ".git" / "diva" / "diva-stage-2-small.md"
     assert (
-        f"  gh pr create --head {BRANCH} --title 'Promote to stage 2 (small-scale modeling)' "
-        "--body-file PR.md\n" in result.stdout
+        f"  gh pr create --base main --head {BRANCH} "
+        f"--title 'Promote to stage 2 (small-scale modeling)' --body-file {body_file}\n"
+        in result.stdout
     )
-    body = result.stdout.split("with this body (PR.md):\n\n", 1)[1]
+    body = result.stdout.split(f"with this body (written to {body_file}):\n\n", 1)[1]
     assert body.startswith("## diva gate passed: promotion 1 -> 2\n")
     assert "| ✅ | `plan.summary` |" in body
 
 
-def test_promote_without_the_remote_says_how_to_push(run_diva: RunDiva, project: Path) -> None:
+def test_the_printed_body_file_holds_the_printed_body(run_diva: RunDiva, project: Path) -> None:
+    result = run_diva("promote", cwd=project)
+    body_file = project / ".git" / "diva" / "diva-stage-2-small.md"
+    assert body_file.read_text(encoding="utf-8") in result.stdout
+    assert body_file.read_text(encoding="utf-8").startswith("## diva gate passed")
+    assert git(project, "status", "--porcelain") == ""  # written outside the working tree
+
+
+def test_promote_without_the_remote_changes_nothing(run_diva: RunDiva, project: Path) -> None:
+    before = snapshot(project)
     result = run_diva("promote", "--remote", "upstream", cwd=project)
-    assert result.returncode == 0
-    assert f"no remote 'upstream': push with `git push -u upstream {BRANCH}`" in result.stdout
-    assert f"refs/heads/{BRANCH}" not in remote_branches(project)
+    assert result.returncode == 2
+    assert "no remote 'upstream' to push the proposal to" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(project) == before
+    assert remote_branches(project) == ["refs/heads/main"]
 
 
 def test_a_refused_promotion_names_the_failing_checkpoint(
@@ -155,7 +152,9 @@ def test_draft_commits_a_failing_promotion(run_diva: RunDiva, incomplete: Path) 
 def test_draft_fallback_command_opens_a_draft(run_diva: RunDiva, incomplete: Path) -> None:
     result = run_diva("promote", "--draft", cwd=incomplete)
     command = next(line for line in result.stdout.splitlines() if "gh pr create" in line)
-    assert "--draft" in command
+    assert command.startswith("  gh pr create --draft --base main --head diva/stage-2-small ")
+    body_file = Path(command.rsplit(" --body-file ", 1)[1])
+    assert body_file.read_text(encoding="utf-8").startswith("## diva gate failed: promotion 1 -> 2")
 
 
 def test_a_dirty_working_tree_is_refused(run_diva: RunDiva, project: Path) -> None:

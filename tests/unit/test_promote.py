@@ -3,10 +3,13 @@ tests/integration/test_promote.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from diva.compiler.source import load_bytes
 from diva.lifecycle.proposals.promote import set_stage
+from diva.lifecycle.proposals.pull_request import Outcome, next_steps
 from diva.stages import stage
 
 COMMENTED = """\
@@ -77,3 +80,26 @@ def test_set_stage_keeps_crlf_line_endings() -> None:
 def test_set_stage_in_a_flow_mapping() -> None:
     text = "{diva: 1, stage: 1, project: {name: demo, title: t}}  # one line\n"
     assert set_stage(text, stage(2)) == text.replace("stage: 1", "stage: 2")
+
+
+# --- next_steps: what the user is told to run --------------------------------------------
+
+
+def test_the_printed_commands_quote_the_body_file() -> None:
+    body_file = Path("/tmp/my project/.git/diva/diva-stage-2-small.md")
+    outcome = Outcome("diva/stage-2-small", "Promote", "## body\n", None, True, body_file=body_file)
+    lines = next_steps(outcome, "origin")
+    assert lines[2] == (
+        "  gh pr create --draft --base main --head diva/stage-2-small --title Promote"
+        " --body-file '/tmp/my project/.git/diva/diva-stage-2-small.md'"
+    )
+
+
+def test_a_rebuilt_branch_is_told_how_to_refresh_its_pull_request() -> None:
+    outcome = Outcome("diva/stage-2-small", "Promote", "## body\n", None, replaced="ab" * 20)
+    lines = next_steps(outcome, "origin")
+    assert lines[1] == (
+        "rebuilt diva/stage-2-small on main and pushed it to origin with a lease"
+        " (it was at abababababab)"
+    )
+    assert lines[3] == "  gh pr edit diva/stage-2-small --title Promote --body-file PR.md"

@@ -164,10 +164,14 @@ def log(spec: Path) -> None:
 def promote(target: str | None, spec: Path, draft: bool, remote: str) -> None:
     """Ask for the next stage (or TARGET, e.g. 3 or large) by pull request.
 
-    Creates a branch, edits the stage in diva.yaml (comments and formatting kept),
+    Makes the branch diva/stage-N-name (diva/stage-N-name-C for cycle C of a stage
+    entered before), edits the stage in diva.yaml (comments and formatting kept),
     recompiles, records MLflow evidence CI cannot reach in diva.evidence.json, runs the
     gate, commits, pushes, and opens the PR with `gh` when it is installed and logged
-    in. Refuses (exit 1, nothing committed) when the gate fails, unless --draft.
+    in. Run again, it rebuilds the branch on the current commit, pushes it with
+    --force-with-lease and refreshes the open PR. Refuses (exit 1) when the gate fails,
+    unless --draft; exit 2 for a dirty tree or no such remote, 4 when the push fails.
+    Whenever it refuses or fails, the repository is left as it was.
     """
     from diva.lifecycle.proposals.promote import PromotionRefused
     from diva.lifecycle.proposals.promote import promote as run_promotion
