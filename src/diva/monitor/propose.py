@@ -57,9 +57,7 @@ def settle(
         return _decided(report, "refused", message), []
     if outcome is None:  # the spec lost its serving section since it was read
         return _decided(report, "no_serving", f"{name}: diva.yaml has no serving section"), []
-    where = outcome.pr_url or f"branch {outcome.branch}" + (
-        "" if outcome.pushed else " (not pushed)"
-    )
+    where = outcome.pr_url or f"branch {outcome.branch}"  # a proposal is always pushed
     message = f"{name} beats the champion by the margin {report.margin:g} on every target: "
     decided = _decided(report, "proposed", message + f"proposed for production in {where}")
     return decided, next_steps(outcome, remote)
