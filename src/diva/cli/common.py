@@ -1,11 +1,13 @@
-"""What the command modules share: the --spec option, messages, the project root, the
-loading of several specs, the job summary. Imports nothing heavy: every command imports
+"""What the command modules share: the --spec option, messages, progress, the project
+root, the loading of several specs, the job summary. Imports nothing heavy: every command imports
 the library it runs inside its function (start-up time of ``diva validate``)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +15,7 @@ import click
 
 from diva.contract import SPEC_FILE
 from diva.errors import EXIT_INVALID, EXIT_USAGE, Issue, SpecError, UsageError
+from diva.progress import Notify, silent
 
 if TYPE_CHECKING:
     from diva.compiler.spec.model import Spec
@@ -44,6 +47,70 @@ def say(message: str) -> None:
 def progress(quiet: bool) -> Callable[[str], None] | None:
     """Where a tool's progress lines go: stderr, or nowhere with --quiet."""
     return None if quiet else (lambda line: click.echo(line, err=True))
+
+
+#: ``-q/--quiet`` of the commands that tell their slow steps (:func:`steps`).
+QUIET_OPTION = click.option(
+    "-q", "--quiet", is_flag=True, help="Do not show progress on stderr (errors still show)."
+)
+
+
+@contextmanager
+def steps(quiet: bool = False) -> Iterator[Notify]:
+    """Where a command's slow steps are told (:mod:`diva.progress`): a spinner line on
+    stderr when it is a terminal, else one plain line each (CI, pipes: no ANSI codes),
+    nowhere with --quiet. Never on stdout; the spinner is gone when the block ends."""
+    if quiet:
+        yield silent
+    elif not (sys.stderr.isatty() and os.environ.get("TERM") != "dumb"):
+        yield _lines()
+    else:
+        with _Spinner() as spinner:
+            yield spinner.update
+
+
+def _lines() -> Notify:
+    """One line per step; a step asked again right away (the runs, by the next
+    checkpoint) is not said twice."""
+    last = [""]
+
+    def notify(step: str) -> None:
+        if step != last[0]:
+            click.echo(f"diva: {step} ...", err=True)
+            last[0] = step
+
+    return notify
+
+
+class _Spinner:
+    """rich's live display of the current step on stderr, cleared when it stops. It
+    takes over what is written to stderr meanwhile (shown above it), never stdout."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+        from rich.spinner import Spinner
+
+        self._spinner = Spinner("dots", "diva: starting ...")
+        self._live = Live(
+            self._spinner,
+            console=Console(stderr=True),
+            transient=True,
+            redirect_stdout=False,
+            refresh_per_second=12.5,
+        )
+
+    def __enter__(self) -> _Spinner:
+        self._live.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._live.stop()
+
+    def update(self, step: str) -> None:
+        from rich.text import Text  # a dataset or URL is no markup
+
+        self._spinner.update(text=Text(f"diva: {step} ..."))
 
 
 def append_summary(text: str) -> None:

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from diva.cli.common import append_summary, echo_invalid, project_root, say, spec_option
+from diva.cli.common import (
+    QUIET_OPTION,
+    append_summary,
+    echo_invalid,
+    project_root,
+    say,
+    spec_option,
+    steps,
+)
 from diva.errors import EXIT_INVALID, EXIT_OK, SpecError, UsageError
 
 
@@ -53,6 +61,7 @@ from diva.errors import EXIT_INVALID, EXIT_OK, SpecError, UsageError
     "the approvals are those of the pull request that merged it.",
 )
 @spec_option()
+@QUIET_OPTION
 def gate(
     base: str,
     head: str,
@@ -61,6 +70,7 @@ def gate(
     repo: str | None,
     record: bool,
     spec: Path,
+    quiet: bool,
 ) -> None:
     """Gate a pull request: movement rules, policy, the target stage's checkpoints, drift.
 
@@ -73,7 +83,8 @@ def gate(
     Counts the approvals the base's `approvals` require from the pull request's reviews
     on GitHub (token: $DIVA_GATE_GITHUB_TOKEN, $GITHUB_TOKEN or $GH_TOKEN); outside a pull
     request those rows say "not checked here".
-    Markdown is also appended to $GITHUB_STEP_SUMMARY when set.
+    Markdown is also appended to $GITHUB_STEP_SUMMARY when set. Each source asked is
+    named on stderr as it is asked (not with --quiet).
     Exit 0 pass, 1 fail, 2 error.
     """
     from diva.lifecycle.approvals import merged_pull_source, pull_source
@@ -89,13 +100,15 @@ def gate(
 
     root, name = project_root(spec)
     try:
-        pull = pull_source(number, os.environ, repo)
-        commit = resolve_commit(root, head)
-        if pull is None and record:
-            pull = merged_pull_source(os.environ, commit, repo)
-        report = evaluate(root, base, name, commit, pull)
-        if record:
-            keep(root, report, commit)
+        with steps(quiet) as notify:
+            pull = pull_source(number, os.environ, repo)
+            commit = resolve_commit(root, head)
+            if pull is None and record:
+                pull = merged_pull_source(os.environ, commit, repo)
+            report = evaluate(root, base, name, commit, pull, notify)
+            if record:
+                notify("keeping the verdict as a git note")
+                keep(root, report, commit)
     except UnreachableError as err:
         raise UsageError(str(err)) from err
     if head == "HEAD" and uncommitted(root):
@@ -107,15 +120,20 @@ def gate(
 
 @click.command()
 @spec_option()
-def status(spec: Path) -> None:
-    """Where the project stands: stage, the next stage's checkpoints, cycles used."""
+@QUIET_OPTION
+def status(spec: Path, quiet: bool) -> None:
+    """Where the project stands: stage, the next stage's checkpoints, cycles used.
+
+    Each source asked (git, MLflow, the DVC remote per dataset, the image registry) is
+    named on stderr as it is asked (not with --quiet)."""
     from diva.lifecycle.evidence import UnreachableError
     from diva.lifecycle.gate import next_stage
     from diva.stages import STAGES, stage
 
     root, name = project_root(spec)
     try:
-        report, cycles = next_stage(root, name)
+        with steps(quiet) as notify:
+            report, cycles = next_stage(root, name, notify)
     except UnreachableError as err:
         raise UsageError(str(err)) from err
     except SpecError as err:

@@ -119,6 +119,7 @@ def _registered(scale: str) -> Evaluate:
             elif ctx.data is not None:  # the remote cannot be asked: say why
                 return Verdict(ctx.data.status, f"{dataset.name}: {ctx.data.detail}")
             else:
+                ctx.notify(f"asking the DVC remote whether dataset {dataset.name} is pushed")
                 try:
                     if dvc_evidence.pushed(root, dataset.path):
                         return Verdict("pass", f"{dataset.name} tracked, locked and pushed")

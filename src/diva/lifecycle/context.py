@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 from diva.compiler.ir import Project
 from diva.compiler.spec.model import Spec
 from diva.lifecycle.evidence.mlflow import Run
+from diva.progress import Notify, silent
 
 Status = Literal["pass", "warn", "fail", "unreachable", "unverified"]
 
@@ -39,7 +40,9 @@ class Context:
     """What evaluators may read. ``runs`` is None when no MLflow evidence can be read;
     then ``runs_status`` says why (``unreachable`` or ``unverified``). ``data`` is the
     verdict for every dataset when the DVC remote cannot be asked at all. ``attested``:
-    the policy believes the evidence file where nothing else can be asked."""
+    the policy believes the evidence file where nothing else can be asked. ``notify``
+    is told each slow step an evaluator starts (a dataset asked of the DVC remote, an
+    image of its registry)."""
 
     spec: Spec
     project: Project
@@ -50,3 +53,4 @@ class Context:
     runs_status: Status = "unreachable"
     data: Verdict | None = None
     attested: bool = False
+    notify: Notify = silent

@@ -25,14 +25,11 @@ from typing import Any
 
 from diva.compiler import policy as compiler_policy
 from diva.compiler.backends import dvc_config
-from diva.compiler.backends.github.workflows import GATE_CHECK
 from diva.compiler.ir import Project, build
-from diva.compiler.pipeline import Job, plan_job
 from diva.compiler.source import Document, load_bytes
 from diva.compiler.validate import validate_document
-from diva.contract import LOCK_FILE
 from diva.errors import SpecError
-from diva.lifecycle import approvals, checkpoints, policy, protection, release_checks
+from diva.lifecycle import approvals, checkpoints, head_checks, policy, protection, release_checks
 from diva.lifecycle import releases as release
 from diva.lifecycle.approvals import PullSource
 from diva.lifecycle.checkpoints import Context, RunSource, Verdict
@@ -43,12 +40,9 @@ from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.lifecycle.evidence.tree import CommitTree, NotRegularError
 from diva.lifecycle.report import RENDERERS, Report, Row, as_json, as_markdown, as_text
 from diva.lifecycle.sources import gather
-from diva.lifecycle.workflow_guard import impostors
+from diva.progress import Notify, silent
 from diva.stages import stage
 from diva.urls import strip_userinfo
-
-#: Where GitHub reads workflows from (not from folders below it).
-WORKFLOWS = ".github/workflows"
 
 
 def movement(before: int | None, after: int) -> tuple[list[int], Verdict]:
@@ -68,11 +62,11 @@ def movement(before: int | None, after: int) -> tuple[list[int], Verdict]:
     return [], Verdict("fail", f"{before} -> {after}: promote one stage at a time")
 
 
-def _runs(root: Path, project_uri: str) -> tuple[RunSource | None, str]:
+def _runs(root: Path, project_uri: str, notify: Notify) -> tuple[RunSource | None, str]:
     """For ``diva status`` (the working tree, locally): the live MLflow when reachable,
     else what the evidence file recorded, said as such."""
     try:
-        live = Mlflow(root, project_uri)
+        live = Mlflow(root, project_uri, notify)
         return live, f"verified against MLflow at {strip_userinfo(project_uri)}"
     except UnreachableError as err:
         problem = str(err)
@@ -82,19 +76,23 @@ def _runs(root: Path, project_uri: str) -> tuple[RunSource | None, str]:
     return None, f"MLflow unreachable ({problem}) and no {record.EVIDENCE_FILE}"
 
 
-def next_stage(root: Path, spec_file: str = "diva.yaml") -> tuple[Report, dict[int, int]]:
-    """The next stage's checkpoints for the working tree, and cycles used per stage."""
+def next_stage(
+    root: Path, spec_file: str = "diva.yaml", notify: Notify = silent
+) -> tuple[Report, dict[int, int]]:
+    """The next stage's checkpoints for the working tree, and cycles used per stage;
+    ``notify`` is told each slow step (git history, MLflow, the DVC remote, ...)."""
     raw = (root / spec_file).read_bytes()
     spec = validate_document(load_bytes(raw, spec_file))
+    notify("reading the stage history from git")
     cycles = git_evidence.cycles(git_evidence.stage_history(root, "HEAD", spec_file))
     report = Report(spec.stage, min(spec.stage + 1, 5), f"at {stage(spec.stage)}")
     if spec.stage >= 5:
         return report, cycles
     project = build(spec, raw, spec_file)
-    runs, report.evidence = _runs(root, spec.platform.mlflow.tracking_uri)
+    runs, report.evidence = _runs(root, spec.platform.mlflow.tracking_uri, notify)
     following = dict(cycles)
     following[spec.stage + 1] = following.get(spec.stage + 1, 0) + 1
-    context = Context(spec, project, root, following, runs, report.evidence)
+    context = Context(spec, project, root, following, runs, report.evidence, notify=notify)
     report.rows = _evaluate(context, [spec.stage + 1])
     return report, cycles
 
@@ -144,10 +142,13 @@ def evaluate(
     spec_file: str = "diva.yaml",
     head: str = "HEAD",
     pull: PullSource | None = None,
+    notify: Notify = silent,
 ) -> Report:
     """The gate report for commit ``head`` against ``base`` (git refs), both read from
     git objects: the base's spec is the policy, the head is data. ``pull``: the pull
-    request whose reviews the approvals are counted from (none: not checked here)."""
+    request whose reviews the approvals are counted from (none: not checked here).
+    ``notify`` is told each slow step (git, GitHub, the stores the policy names)."""
+    notify("reading the head commit" + (f" and the base {base}" if base else "") + " from git")
     head_tree = CommitTree(root, head)
     base_tree = CommitTree(root, base) if base else None
     before = _base(base_tree, spec_file)
@@ -168,7 +169,7 @@ def evaluate(
         # DVC's own files are the policy's (sources.gather), but the two diva generates
         # are judged for drift like every generated file
         head_tree.materialize(judged, skip=(".dvc",), keep=dvc_config.GENERATED)
-        context = Context(spec, head_project, judged, {}, None)
+        context = Context(spec, head_project, judged, {}, None, notify=notify)
         if before.project is not None and before.data is not None:
             context = _by_the_base(context, document, before, raw)
         return _judge(root, trees, before, head_project, context, pull)
@@ -187,7 +188,8 @@ def _by_the_base(context: Context, document: Document, before: _Base, raw: bytes
         spec = validate_document(Document(document.file, data, document.values, document.keys))
     except SpecError:
         return context
-    return Context(spec, build(spec, raw, document.file), context.root, {}, None)
+    project = build(spec, raw, document.file)
+    return Context(spec, project, context.root, {}, None, notify=context.notify)
 
 
 def resolve_commit(root: Path, ref: str) -> str:
@@ -226,7 +228,7 @@ def _judge(
     moves = before.stage != after or bool(released)
     report.rows += [
         Row("spec.valid", "the spec is valid", "pass", "valid"),
-        _files(trees[0], project),
+        head_checks.files(trees[0], project),
         Row("movement", "forward one stage, or back", moved.status, moved.detail),
         _policy(before, project, moves),
     ]
@@ -236,20 +238,25 @@ def _judge(
     if before.project is not None and policy.changed(before.project, project):
         wanted.append("policy")
     head = git_evidence.git(root, "rev-list", "--parents", "-n1", trees[0].commit).strip()
+    if pull is not None:
+        context.notify(f"asking GitHub for the reviews of pull request #{pull.number}")
     counted = approvals.count(judge, wanted, pull, head)
     report.rows += counted.rows
     if pull is not None and counted.pull is not None:  # in CI: is the gate enforced?
+        context.notify(f"asking GitHub for the rules of branch {counted.pull.base_ref}")
         report.rows.append(protection.gate_row(pull.github, counted.pull.base_ref))
     report.facts |= _facts(counted, trees, project, context.root)
-    drift, generated = _drift(context.root, project.spec_file)
-    report.rows += [drift, _workflows(trees, generated)]
+    context.notify("checking the generated files")
+    drift, generated = head_checks.drift(context.root, project.spec_file)
+    report.rows += [drift, head_checks.workflows(trees, generated)]
     if len(trees) > 1:  # stage cycles along the base branch
+        context.notify("reading the stage history from git")
         history = git_evidence.stage_history(root, trees[-1].commit, project.spec_file)
         context.cycles = git_evidence.cycles(history)
     if before.stage != after:
         context.cycles[after] = context.cycles.get(after, 0) + 1
     if released or _STORES & _evidence_of(stages_to_check):  # else nothing to look up
-        found = gather(before.project or project, root, context.root, trees)
+        found = gather(before.project or project, root, context.root, trees, context.notify)
         report.evidence = found.summary
         context.runs, context.runs_problem = found.runs, found.problem
         context.runs_status, context.data = found.status, found.data
@@ -307,24 +314,6 @@ def _evidence_of(stages: list[int]) -> set[str]:
     }
 
 
-#: Files the gate reads from the head commit besides the spec and the datasets' .dvc files.
-_READ = (LOCK_FILE, "dvc.lock", record.EVIDENCE_FILE)
-
-
-def _files(tree: CommitTree, project: Project) -> Row:
-    """Every file the gate reads from the head is a regular file (or absent)."""
-    paths = [project.spec_file, *_READ, *(f"{d.path}.dvc" for d in project.datasets)]
-    odd = [
-        f"{path} is {entry.kind}"
-        for path in dict.fromkeys(paths)
-        if (entry := tree.entry(path)) is not None and not entry.regular
-    ]
-    wording = "the files the gate reads are regular files"
-    if odd:
-        return Row("head.files", wording, "fail", "; ".join(odd) + ": refused")
-    return Row("head.files", wording, "pass", f"read from commit {tree.commit[:12]}")
-
-
 def _policy(before: _Base, head: Project, moves: bool) -> Row:
     """Whether the pull request changes the rules it is judged by."""
     wording = "judged by the base branch's policy"
@@ -364,29 +353,6 @@ def _release_rows(context: Context, environments: list[str]) -> list[Row]:
         Row(checked.id, checked.wording, checked.verdict.status, checked.verdict.detail)
         for checked in release_checks.check(context, environments)
     ]
-
-
-def _drift(root: Path, spec_file: str) -> tuple[Row, frozenset[str]]:
-    """The drift row, and the paths diva generates for the head's spec."""
-    plan = plan_job(Job(root / spec_file, root))
-    generated = frozenset(change.path for change in plan.changes)
-    if plan.drifted:
-        drifted = [change.path for change in plan.pending] or [LOCK_FILE]
-        detail = f"run `diva compile`: {drifted}"
-        return Row("generated", "generated files up to date", "fail", detail), generated
-    return Row("generated", "generated files up to date", "pass", "no drift"), generated
-
-
-def _workflows(trees: list[CommitTree], generated: frozenset[str]) -> Row:
-    """No workflow the pull request adds or changes, other than diva's, can report the
-    gate's required check."""
-    head = trees[0].files(WORKFLOWS)
-    base = trees[1].files(WORKFLOWS) if len(trees) > 1 else {}
-    problems = impostors(base, head, generated, GATE_CHECK)
-    wording = f"no other workflow can report the check {GATE_CHECK!r}"
-    if problems:
-        return Row("workflows", wording, "fail", "; ".join(problems))
-    return Row("workflows", wording, "pass", "none added or changed that could")
 
 
 __all__ = ["RENDERERS", "Report", "Row", "as_json", "as_markdown", "as_text", "evaluate"]

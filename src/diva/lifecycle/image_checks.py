@@ -29,6 +29,7 @@ def serving_image(ctx: Context) -> Verdict:
     expected = ctx.project.image_repository("serve")
     if repository_of(reference) != expected:
         return Verdict("fail", f"the recorded image {reference} is not in {expected}")
+    ctx.notify(f"asking the image registry for {reference}")
     try:
         served = manifest_digest(reference)
     except UnreachableError as err:

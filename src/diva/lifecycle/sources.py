@@ -23,6 +23,7 @@ from diva.lifecycle.evidence import dvc as dvc_evidence
 from diva.lifecycle.evidence.mlflow import Mlflow
 from diva.lifecycle.evidence.tree import CommitTree
 from diva.lifecycle.report import SELF_ATTESTED
+from diva.progress import Notify, silent
 from diva.stores import on_disk, project_path
 from diva.urls import strip_userinfo
 
@@ -40,11 +41,18 @@ class Evidence:
     data: Verdict | None = None
 
 
-def gather(policy: Project, root: Path, judged: Path, trees: list[CommitTree]) -> Evidence:
+def gather(
+    policy: Project,
+    root: Path,
+    judged: Path,
+    trees: list[CommitTree],
+    notify: Notify = silent,
+) -> Evidence:
     """The evidence for judging the materialized commit ``judged`` by ``policy``.
 
     ``root`` is the project folder the gate runs in (where a local store lives); the
-    ``trees`` (head and base) are checked for stores committed to git."""
+    ``trees`` (head and base) are checked for stores committed to git; ``notify`` is
+    told when MLflow is asked."""
     attested = policy.evidence == "self-attested"
     data = _remote(policy, root, judged, trees, attested)
     uri = policy.mlflow.tracking_uri
@@ -56,7 +64,7 @@ def gather(policy: Project, root: Path, judged: Path, trees: list[CommitTree]) -
         )
         return Evidence(None, "fail", problem, problem, attested, data)
     try:
-        live = Mlflow(root, uri)
+        live = Mlflow(root, uri, notify)
         return Evidence(
             live, "pass", "", f"verified against MLflow at {strip_userinfo(uri)}", attested, data
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from diva.lifecycle.evidence import UnreachableError
+from diva.progress import Notify, silent
 from diva.urls import redact, strip_userinfo
 
 
@@ -46,16 +47,19 @@ def resolve_uri(root: Path, uri: str) -> str:
 
 
 class Mlflow:
-    """A read-only view of the tracking server or embedded store."""
+    """A read-only view of the tracking server or embedded store; ``notify`` is told
+    each request that may take a while (the first, which imports MLflow, and searches)."""
 
     kind = "live MLflow"
 
-    def __init__(self, root: Path, tracking_uri: str) -> None:
+    def __init__(self, root: Path, tracking_uri: str, notify: Notify = silent) -> None:
         self.uri = resolve_uri(root, tracking_uri)
+        self._notify = notify
         if self.uri.startswith("sqlite:///"):
             database = Path(self.uri.removeprefix("sqlite:///"))
             if not database.is_file():
                 raise UnreachableError(f"no MLflow store at {database}")
+        notify(f"asking MLflow at {strip_userinfo(tracking_uri)}")
         try:
             from mlflow.tracking import MlflowClient
         except ImportError as err:
@@ -88,6 +92,7 @@ class Mlflow:
 
     def runs(self, project: str) -> list[Run]:
         """Every run tagged with ``diva.project`` = ``project``."""
+        self._notify(f"asking MLflow for the runs of project {project}")
         try:
             experiments = self._client.search_experiments()
             ids = [experiment.experiment_id for experiment in experiments]
@@ -100,6 +105,7 @@ class Mlflow:
         ]
 
     def version_of_run(self, model: str, run_id: str) -> str | None:
+        self._notify(f"asking MLflow for the versions of model {model}")
         try:
             versions = self._client.search_model_versions(f"name='{model}'")
         except Exception as err:
@@ -108,6 +114,7 @@ class Mlflow:
 
     def alias(self, model: str, alias: str) -> str | None:
         """The version that carries ``alias``, or None."""
+        self._notify(f"asking MLflow which version of model {model} is {alias}")
         try:
             return str(self._client.get_model_version_by_alias(model, alias).version)
         except Exception as err:
