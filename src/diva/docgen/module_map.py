@@ -43,7 +43,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer(("lifecycle",)),
     Layer(("compiler",)),
     Layer(("stages", "extras", "tools")),
-    Layer(("contract", "errors", "urls", "stores"), independent=False),
+    Layer(("contract", "errors", "urls", "stores", "progress"), independent=False),
 )
 
 
