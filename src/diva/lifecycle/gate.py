@@ -232,19 +232,9 @@ def _judge(
         Row("movement", "forward one stage, or back", moved.status, moved.detail),
         _policy(before, project, moves),
     ]
-    judge = before.project or project  # whose approvals and team apply
-    back = before.stage is not None and after < before.stage
-    wanted = approvals.kinds(judge, stages_to_check, back, released)
-    if before.project is not None and policy.changed(before.project, project):
-        wanted.append("policy")
-    head = git_evidence.git(root, "rev-list", "--parents", "-n1", trees[0].commit).strip()
-    if pull is not None:
-        context.notify(f"asking GitHub for the reviews of pull request #{pull.number}")
-    counted = approvals.count(judge, wanted, pull, head)
-    report.rows += counted.rows
-    if pull is not None and counted.pull is not None:  # in CI: is the gate enforced?
-        context.notify(f"asking GitHub for the rules of branch {counted.pull.base_ref}")
-        report.rows.append(protection.gate_row(pull.github, counted.pull.base_ref))
+    wanted = _wanted(before, project, stages_to_check, released)
+    counted, rows = _approved(root, trees[0], before.project or project, wanted, pull, context)
+    report.rows += rows
     report.facts |= _facts(counted, trees, project, context.root)
     context.notify("checking the generated files")
     drift, generated = head_checks.drift(context.root, project.spec_file)
@@ -269,6 +259,37 @@ def _judge(
         key = f"cycles.{stage(after).key}"
         report.rows.append(Row(key, "cycle budget kept", verdict.status, verdict.detail))
     return report
+
+
+def _wanted(before: _Base, project: Project, stages: list[int], released: list[str]) -> list[str]:
+    """The kinds of approval the pull request needs, by the base's rules."""
+    judge = before.project or project  # whose approvals and team apply
+    back = before.stage is not None and project.stage < before.stage
+    wanted = approvals.kinds(judge, stages, back, released)
+    if before.project is not None and policy.changed(before.project, project):
+        wanted.append("policy")
+    return wanted
+
+
+def _approved(
+    root: Path,
+    head: CommitTree,
+    judge: Project,
+    wanted: list[str],
+    pull: PullSource | None,
+    context: Context,
+) -> tuple[approvals.Counted, list[Row]]:
+    """The approvals counted by ``judge``'s rules from ``pull``'s reviews, their rows,
+    and in CI whether the target branch requires the gate."""
+    parents = git_evidence.git(root, "rev-list", "--parents", "-n1", head.commit).strip()
+    if pull is not None:
+        context.notify(f"asking GitHub for the reviews of pull request #{pull.number}")
+    counted = approvals.count(judge, wanted, pull, parents)
+    rows = list(counted.rows)
+    if pull is not None and counted.pull is not None:  # in CI: is the gate enforced?
+        context.notify(f"asking GitHub for the rules of branch {counted.pull.base_ref}")
+        rows.append(protection.gate_row(pull.github, counted.pull.base_ref))
+    return counted, rows
 
 
 def _facts(
