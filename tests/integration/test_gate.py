@@ -231,8 +231,9 @@ def test_gate_with_an_unknown_base_is_a_usage_error(run_diva: RunDiva, repo: Pat
     result = run_diva("gate", "--base", "no-such-branch", cwd=repo)
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr.startswith("diva: error: ")
-    assert "no-such-branch" in result.stderr
+    said, error = result.stderr.split("diva: error: ", 1)
+    assert said == "diva: reading the head commit and the base no-such-branch from git ...\n"
+    assert "no-such-branch" in error
     assert "Traceback" not in result.stderr
 
 

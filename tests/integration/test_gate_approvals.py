@@ -143,6 +143,15 @@ def test_a_quality_managers_approval_on_the_head_passes(repo: Path, api: Recorde
     assert report["approvals"] == [{"login": "quinn", "roles": ["quality_managers"]}]
 
 
+def test_the_gate_says_on_stderr_when_it_asks_github(repo: Path, api: RecordedGitHub) -> None:
+    head = ask(repo)
+    pr(api, head)
+    api.review(PULL, "quinn", "APPROVED", head)
+    _, _, _, output = gate(repo, api, "--pull-request", str(PULL))
+    assert f"diva: asking GitHub for the reviews of pull request #{PULL} ...\n" in output
+    assert "diva: asking GitHub for the rules of branch main ...\n" in output
+
+
 def test_no_review_names_who_can_approve(repo: Path, api: RecordedGitHub) -> None:
     pr(api, ask(repo))
     code, _, rows, _ = gate(repo, api, "--pull-request", str(PULL))
