@@ -36,8 +36,11 @@ from tests.support.docker_harness import build_test_base, image_problem  # noqa:
 
 DIVA = [sys.executable, "-m", "diva"]
 PROJECT = "sensor-model"
-#: What moves the quickstart's stage-3 spec to stage 4 (as tests/images does).
-STAGE_4 = "slos: {latency_p95_ms: 250, error_rate: 0.01}\nserving: {pattern: model-as-service}\n"
+#: What the quickstart's stage-3 spec needs at stage 4 (as tests/images does).
+STAGE_4 = {
+    "slos": "slos: {latency_p95_ms: 250, error_rate: 0.01}\n",
+    "serving": "serving: {pattern: model-as-service}\n",
+}
 SHIM = """#!/bin/sh
 if [ "$1" = build ]; then
   shift
@@ -87,7 +90,10 @@ def _to_stage_4(root: Path) -> None:
     text = spec.read_text()
     if "stage: large" not in text:
         raise RuntimeError(f"the quickstart left no `stage: large` in {spec}")
-    spec.write_text(text.replace("stage: large", "stage: deploy") + STAGE_4)
+    text = text.replace("stage: large", "stage: deploy")
+    text = text.replace("\nplatform:\n", "\nplatform:\n  image_registry: localhost/diva-bench\n", 1)
+    missing = [line for key, line in STAGE_4.items() if f"\n{key}:" not in text]
+    spec.write_text(text + "".join(missing))
 
 
 def _mb(size: int) -> str:
