@@ -251,8 +251,7 @@ def test_the_image_takes_only_the_built_environment(kind: str) -> None:
         i
         for i in final
         if "pip" in i["value"]
-        or (i["instruction"] == "ARG"
-        and i["value"].startswith(("PIP_", "DIVA_WHEEL")))
+        or (i["instruction"] == "ARG" and i["value"].startswith(("PIP_", "DIVA_WHEEL")))
     ]
     assert "COPY --from=build /opt/venv /opt/venv" in text
     if kind == "serve":  # the model after the environment: a new version reuses it
