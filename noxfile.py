@@ -77,6 +77,19 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def bench_images(session: nox.Session) -> None:
+    """Build time and size of the template project's training and serving images.
+
+    `diva quickstart`, then `diva build train` and `diva build serve` with --no-cache and
+    `diva smoke` on the real Docker engine (the stand-in base from `.ci/docker-setup`);
+    about 10-20 minutes on 2 cores, mostly pip downloading into the images. Arguments go
+    to bench/images.py (`--keep DIR` keeps the project).
+    """
+    session.install("-e", ".[quickstart]")
+    session.run("python", "bench/images.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def bench_workflows(session: nox.Session) -> None:
     """The generated workflows under act, step by step, and `diva gate` in CI mode.
 

@@ -28,6 +28,8 @@ SPEC_FILE = "diva.yaml"
 DOCKER_DIR = "docker"
 #: The model version a serving image packages, fetched from MLflow by `diva build serve`.
 SERVING_MODEL_DIR = f"{LOCAL_STORE_DIR}/serve/model"
+#: What the serving image installs, derived by `diva build serve` from the model's own.
+SERVING_REQUIREMENTS_FILE = f"{LOCAL_STORE_DIR}/serve/requirements.txt"
 #: The project's Python requirements, installed into the images.
 REQUIREMENTS_FILE = "requirements.txt"
 #: Kubernetes manifests: deploy/base (kustomize base), deploy/overlays/<environment>,

@@ -36,7 +36,7 @@ DOCKERFILES = sorted(
 #: each image and the stage it is generated from
 FIRST_STAGE = {"train": 3, "serve": 4}
 #: what the images COPY, and so all that the build context needs
-CONTEXT = {"requirements.txt": 3, ".diva/serve/model/": 4}
+CONTEXT = {"requirements.txt": 3, ".diva/serve/model/": 4, ".diva/serve/requirements.txt": 4}
 #: the labels every image carries (hadolint checks their presence)
 REQUIRED_LABELS = ("org.opencontainers.image.title", "org.opencontainers.image.description")
 #: a Dockerfile both linters must object to: root user, unpinned apt packages

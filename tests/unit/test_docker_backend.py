@@ -222,8 +222,9 @@ def test_on_demand_serving_image_installs_diva_consume_with_the_model() -> None:
     from tests.support.backends import pattern_data
 
     text = dockerfiles(project_of(pattern_data("on-demand")))["docker/serve.Dockerfile"]
-    (install,) = [i["value"] for i in instructions(text) if i["instruction"] == "RUN"][1:]
-    assert install.startswith("pip install --no-cache-dir -r /opt/model/requirements.txt")
+    runs = [i["value"] for i in instructions(text) if i["instruction"] == "RUN"]
+    (install,) = [run for run in runs if run.startswith("pip install")]
+    assert install.startswith("pip install --no-cache-dir -r /opt/build/requirements.txt")
     assert install.endswith(f'"diva-lifecycle[consumer]=={__version__}"')
 
 
@@ -233,3 +234,26 @@ def test_other_patterns_serve_without_the_consumer(pattern: str) -> None:
 
     text = dockerfiles(project_of(pattern_data(pattern)))["docker/serve.Dockerfile"]
     assert "diva-lifecycle" not in text
+
+
+# --- two stages: pip's inputs stay in the build stage ---------------------------------
+
+
+@pytest.mark.parametrize("kind", ["train", "serve"])
+def test_the_image_takes_only_the_built_environment(kind: str) -> None:
+    from tests.support.backends import pattern_data
+
+    text = dockerfiles(project_of(pattern_data("on-demand")))[f"docker/{kind}.Dockerfile"]
+    froms = [i for i in instructions(text) if i["instruction"] == "FROM"]
+    assert [i["value"].endswith(" AS build") for i in froms] == [True, False]
+    final = [i for i in instructions(text) if i["startline"] > froms[1]["startline"]]
+    assert not [
+        i
+        for i in final
+        if "pip" in i["value"]
+        or (i["instruction"] == "ARG" and i["value"].startswith(("PIP_", "DIVA_WHEEL")))
+    ]
+    assert "COPY --from=build /opt/venv /opt/venv" in text
+    if kind == "serve":  # the model after the environment: a new version reuses it
+        copies = [i["value"] for i in final if i["instruction"] == "COPY"]
+        assert copies == ["--from=build /opt/venv /opt/venv", ".diva/serve/model /opt/model"]

@@ -3,6 +3,21 @@
 # Base: the standardized lightgbm image of platform.base_images;
 # pass another with --build-arg BASE_IMAGE=... (air-gapped sites, tests).
 ARG BASE_IMAGE
+
+# build stage: the requirements installed into a virtual environment
+# (`diva build serve` writes them: the model's own, MLflow's client mlflow-skinny
+# for full MLflow, pandas, and what the model's saved format needs)
+FROM ${BASE_IMAGE:-ghcr.io/acme-retail/base/lightgbm:4.5-py3.11@sha256:9b2a1c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9} AS build
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+RUN python3 -m venv /opt/venv
+COPY .diva/serve/requirements.txt /opt/build/requirements.txt
+RUN pip install --no-cache-dir -r /opt/build/requirements.txt
+
+# the image: the base, one unprivileged user (a fixed UID) and the environment
 FROM ${BASE_IMAGE:-ghcr.io/acme-retail/base/lightgbm:4.5-py3.11@sha256:9b2a1c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9}
 ARG BASE_IMAGE="ghcr.io/acme-retail/base/lightgbm:4.5-py3.11@sha256:9b2a1c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
@@ -14,24 +29,16 @@ LABEL org.opencontainers.image.title="demand-forecast-serve" \
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     DIVA_BASE_IMAGE=${BASE_IMAGE}
-
-# one unprivileged user with a fixed UID and an isolated Python environment
-RUN python3 -m venv /opt/venv \
-    && useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin diva
+RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin diva
+COPY --from=build /opt/venv /opt/venv
 
 ARG MODEL_VERSION=unknown
 LABEL io.diva.model.name="demand-forecast" \
       io.diva.model.version=${MODEL_VERSION}
-
-# the model's own pinned requirements first: a new version with the same
-# requirements reuses this layer
-COPY .diva/serve/model/requirements.txt /opt/model/requirements.txt
-RUN pip install --no-cache-dir -r /opt/model/requirements.txt
+# the model last: a new version with the same requirements reuses every layer above
 COPY .diva/serve/model /opt/model
 
 USER 10001:10001

@@ -3,6 +3,21 @@
 # Base: the standardized pytorch image of platform.base_images;
 # pass another with --build-arg BASE_IMAGE=... (air-gapped sites, tests).
 ARG BASE_IMAGE
+
+# build stage: the requirements installed into a virtual environment
+# (`diva build serve` writes them: the model's own, MLflow's client mlflow-skinny
+# for full MLflow, pandas, and what the model's saved format needs)
+FROM ${BASE_IMAGE:-registry.example.com/base/pytorch:2.4-py3.11@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945} AS build
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+RUN python3 -m venv /opt/venv
+COPY .diva/serve/requirements.txt /opt/build/requirements.txt
+RUN pip install --no-cache-dir -r /opt/build/requirements.txt
+
+# the image: the base, one unprivileged user (a fixed UID) and the environment
 FROM ${BASE_IMAGE:-registry.example.com/base/pytorch:2.4-py3.11@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945}
 ARG BASE_IMAGE="registry.example.com/base/pytorch:2.4-py3.11@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
 
@@ -14,24 +29,16 @@ LABEL org.opencontainers.image.title="wafer-defects-serve" \
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     DIVA_BASE_IMAGE=${BASE_IMAGE}
-
-# one unprivileged user with a fixed UID and an isolated Python environment
-RUN python3 -m venv /opt/venv \
-    && useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin diva
+RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin diva
+COPY --from=build /opt/venv /opt/venv
 
 ARG MODEL_VERSION=unknown
 LABEL io.diva.model.name="wafer-defects" \
       io.diva.model.version=${MODEL_VERSION}
-
-# the model's own pinned requirements first: a new version with the same
-# requirements reuses this layer
-COPY .diva/serve/model/requirements.txt /opt/model/requirements.txt
-RUN pip install --no-cache-dir -r /opt/model/requirements.txt
+# the model last: a new version with the same requirements reuses every layer above
 COPY .diva/serve/model /opt/model
 
 USER 10001:10001

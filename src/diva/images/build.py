@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from diva.compiler.backends import docker
+from diva.compiler.backends.install import serving_requirements
 from diva.compiler.ir import Project
 from diva.compiler.pipeline import load_project
-from diva.contract import REQUIREMENTS_FILE, SERVING_MODEL_DIR
+from diva.contract import REQUIREMENTS_FILE, SERVING_MODEL_DIR, SERVING_REQUIREMENTS_FILE
 from diva.errors import UsageError
 from diva.images import ImageError, RegistryError
 from diva.images.engine import Engine, Progress
@@ -108,6 +109,7 @@ def build_image(
     build_args = {"BASE_IMAGE": base} if base else {}
     if kind == "serve":
         model_version = fetch_model(root, project, model_version, alias, say)
+        write_serving_requirements(root)
         build_args["MODEL_VERSION"] = model_version
     reference = f"{project.image_repository(kind)}:{tag or default_tag(root, kind, model_version)}"
     say(f"building {reference} from {KINDS[kind]}")
@@ -185,6 +187,34 @@ def fetch_model(
     if not (target / "requirements.txt").is_file():
         raise ImageError(f"model {name} version {version} has no requirements.txt")
     return version
+
+
+def write_serving_requirements(root: Path) -> Path:
+    """What the serving image installs (``.diva/serve/requirements.txt``): the fetched
+    model's requirements with MLflow's client for full MLflow, and what its saved
+    format needs (:func:`~diva.compiler.backends.install.serving_requirements`)."""
+    model = root / SERVING_MODEL_DIR
+    text = serving_requirements((model / "requirements.txt").read_text("utf-8"), _formats(model))
+    target = root / SERVING_REQUIREMENTS_FILE
+    target.write_text(text, "utf-8")
+    return target
+
+
+def _formats(model: Path) -> dict[str, str]:
+    """Flavor -> ``serialization_format`` from the model's MLmodel file."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        document = YAML(typ="safe").load((model / "MLmodel").read_text("utf-8"))
+    except (OSError, YAMLError) as err:
+        raise ImageError(f"cannot read the model's MLmodel file: {err}") from err
+    flavors = document.get("flavors") if isinstance(document, dict) else None
+    return {
+        str(name): str(flavor["serialization_format"])
+        for name, flavor in (flavors or {}).items()
+        if isinstance(flavor, dict) and "serialization_format" in flavor
+    }
 
 
 def _by_alias(live: Any, name: str, alias: str | None) -> str:

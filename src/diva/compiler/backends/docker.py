@@ -27,7 +27,13 @@ import re
 from diva.compiler.backends.install import DIVA_DISTRIBUTION, WHEEL_ENV, image_args
 from diva.compiler.ir import Project
 from diva.compiler.render import Artifact, commented_text
-from diva.contract import BASE_IMAGE_ENV, DOCKER_DIR, REQUIREMENTS_FILE, SERVING_MODEL_DIR
+from diva.contract import (
+    BASE_IMAGE_ENV,
+    DOCKER_DIR,
+    REQUIREMENTS_FILE,
+    SERVING_MODEL_DIR,
+    SERVING_REQUIREMENTS_FILE,
+)
 
 #: The unprivileged user of both images (a fixed UID: Kubernetes checks runAsNonRoot).
 USER_ID = 10001
@@ -101,15 +107,53 @@ def _dockerfile(lines: list[str], source: str) -> str:
     return commented_text("\n".join(lines), source)
 
 
+#: Where the build stage keeps what it installs from (never in the final image).
+BUILD_PATH = "/opt/build"
+
+
 def _head(project: Project, kind: str, description: str) -> list[str]:
     assert project.model is not None
-    assert project.base_image is not None
     return [
         f"# The {kind} image of {project.name}: {description}",
         f"# Base: the standardized {project.model.framework} image of platform.base_images;",
         "# pass another with --build-arg BASE_IMAGE=... (air-gapped sites, tests).",
         "ARG BASE_IMAGE",
-        f"FROM ${{BASE_IMAGE:-{_reference(project.base_image)}}}",
+    ]
+
+
+def _build_stage(
+    project: Project, copy: str, install: list[str], note: tuple[str, ...] = ()
+) -> list[str]:
+    """The build stage: pip installs into the virtual environment, which is all the
+    image takes from it (not pip's inputs, nor the index and wheel arguments)."""
+    return [
+        "",
+        "# build stage: the requirements installed into a virtual environment",
+        *note,
+        f"FROM {_from(project)} AS build",
+        "ENV PYTHONDONTWRITEBYTECODE=1 \\",
+        "    PIP_NO_CACHE_DIR=1 \\",
+        "    PIP_DISABLE_PIP_VERSION_CHECK=1 \\",
+        f"    VIRTUAL_ENV={VENV} \\",
+        f"    PATH={VENV}/bin:$PATH",
+        f"RUN python3 -m venv {VENV}",
+        f"COPY {copy} {BUILD_PATH}/requirements.txt",
+        *install,
+    ]
+
+
+def _from(project: Project) -> str:
+    assert project.base_image is not None
+    return f"${{BASE_IMAGE:-{_reference(project.base_image)}}}"
+
+
+def _final_stage(project: Project, kind: str) -> list[str]:
+    """The image: the base, its labels, the unprivileged user and the built environment."""
+    assert project.base_image is not None
+    return [
+        "",
+        "# the image: the base, one unprivileged user (a fixed UID) and the environment",
+        f"FROM {_from(project)}",
         f"ARG BASE_IMAGE={_quoted(project.base_image)}",
         "",
         "LABEL org.opencontainers.image.title="
@@ -124,27 +168,25 @@ def _head(project: Project, kind: str, description: str) -> list[str]:
         "",
         "ENV PYTHONDONTWRITEBYTECODE=1 \\",
         "    PYTHONUNBUFFERED=1 \\",
-        "    PIP_NO_CACHE_DIR=1 \\",
-        "    PIP_DISABLE_PIP_VERSION_CHECK=1 \\",
         f"    VIRTUAL_ENV={VENV} \\",
         f"    PATH={VENV}/bin:$PATH \\",
         f"    {BASE_IMAGE_ENV}=${{BASE_IMAGE}}",
-        "",
-        "# one unprivileged user with a fixed UID and an isolated Python environment",
-        f"RUN python3 -m venv {VENV} \\",
-        f"    && useradd --uid {USER_ID} --user-group --create-home --shell /usr/sbin/nologin diva",
+        f"RUN useradd --uid {USER_ID} --user-group --create-home --shell /usr/sbin/nologin diva",
+        f"COPY --from=build {VENV} {VENV}",
     ]
 
 
 def _train(project: Project) -> list[str]:
     targets = [f"evaluate-{dataset.name}" for dataset in project.large_datasets]
+    install = [
+        *_install_args(project),
+        f"RUN pip install --no-cache-dir -r {BUILD_PATH}/requirements.txt "
+        + _diva(project, "pipeline"),
+    ]
     return [
         *_head(project, "train", "the project's requirements, diva and DVC."),
-        "",
-        f"COPY {REQUIREMENTS_FILE} /opt/diva/{REQUIREMENTS_FILE}",
-        *_install_args(project),
-        "RUN pip install --no-cache-dir -r /opt/diva/requirements.txt "
-        + _diva(project, "pipeline"),
+        *_build_stage(project, REQUIREMENTS_FILE, install),
+        *_final_stage(project, "train"),
         "",
         f"USER {USER_ID}:{USER_ID}",
         f"WORKDIR {PROJECT_PATH}",
@@ -157,6 +199,12 @@ def _train(project: Project) -> list[str]:
     ]
 
 
+_SERVE_NOTE = (
+    "# (`diva build serve` writes them: the model's own, MLflow's client mlflow-skinny",
+    "# for full MLflow, pandas, and what the model's saved format needs)",
+)
+
+
 def _serve(project: Project) -> list[str]:
     probe = (
         "import urllib.request; "
@@ -164,16 +212,14 @@ def _serve(project: Project) -> list[str]:
     )
     return [
         *_head(project, "serve", "a registered model version and MLflow's scoring server."),
+        *_build_stage(project, SERVING_REQUIREMENTS_FILE, _serve_install(project), _SERVE_NOTE),
+        *_final_stage(project, "serve"),
         "",
         "ARG MODEL_VERSION=unknown",
         "LABEL io.diva.model.name="
         + _quoted(project.model.registered_name if project.model else project.name)
         + " \\\n      io.diva.model.version=${MODEL_VERSION}",
-        "",
-        "# the model's own pinned requirements first: a new version with the same",
-        "# requirements reuses this layer",
-        f"COPY {SERVING_MODEL_DIR}/requirements.txt {MODEL_PATH}/requirements.txt",
-        *_serve_install(project),
+        "# the model last: a new version with the same requirements reuses every layer above",
         f"COPY {SERVING_MODEL_DIR} {MODEL_PATH}",
         "",
         f"USER {USER_ID}:{USER_ID}",
@@ -200,7 +246,7 @@ def _serve(project: Project) -> list[str]:
 def _serve_install(project: Project) -> list[str]:
     """The model's requirements; for model-on-demand also diva's broker consumer
     (``diva consume``, the Deployment's second container), resolved together with them."""
-    install = f"RUN pip install --no-cache-dir -r {MODEL_PATH}/requirements.txt"
+    install = f"RUN pip install --no-cache-dir -r {BUILD_PATH}/requirements.txt"
     if project.serving is None or project.serving.pattern != "model-on-demand":
         return [install]
     return [
@@ -232,5 +278,5 @@ def _dockerignore(project: Project) -> str:
         f"!{REQUIREMENTS_FILE}",
     ]
     if project.stage >= 4:
-        lines.append(f"!{SERVING_MODEL_DIR}/")
+        lines += [f"!{SERVING_MODEL_DIR}/", f"!{SERVING_REQUIREMENTS_FILE}"]
     return "\n".join(lines)

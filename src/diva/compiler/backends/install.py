@@ -129,3 +129,45 @@ def dvc_requirement(project: Project) -> str:
     scheme, separator, _ = project.dvc_remote[1].partition("://")
     extra = DVC_EXTRAS.get(scheme) if separator else None
     return f"dvc[{extra}]{DVC_VERSIONS}" if extra else f"dvc{DVC_VERSIONS}"
+
+
+#: MLflow's distributions a logged model's requirements name (MLflow adds the full one).
+_MLFLOW_NAMES = ("mlflow", "mlflow-skinny")
+#: What the serving image installs for MLflow: the client, whose ``mlflow models serve``
+#: runs the scoring server (uvicorn) — no tracking server, UI or database drivers.
+MLFLOW_SERVING = "mlflow-skinny"
+#: What the scoring server needs that the client does not bring: pandas parses requests.
+SCORING_REQUIREMENTS = ("pandas<3",)
+#: What a flavor's saved format needs that full MLflow brought and the client does not:
+#: (flavor, ``serialization_format`` in MLmodel) -> requirement.
+FORMAT_REQUIREMENTS = {("sklearn", "skops"): "skops<1"}
+
+
+def _requirement_name(line: str) -> str:
+    end = len(line)
+    for mark in "[=<>!~;@ ":
+        if mark in line:
+            end = min(end, line.index(mark))
+    return line[:end].strip().lower().replace("_", "-")
+
+
+def serving_requirements(model_requirements: str, formats: dict[str, str]) -> str:
+    """The serving image's requirements from a logged model's ``requirements.txt``:
+    full ``mlflow`` becomes :data:`MLFLOW_SERVING` at the same version, and what serving
+    needs besides is added (pandas, the saved ``formats``' libraries: flavor -> format).
+    Every other line is kept as it is."""
+    lines = [line.strip() for line in model_requirements.splitlines()]
+    out = []
+    for line in lines:
+        name = _requirement_name(line)
+        if name in _MLFLOW_NAMES:
+            rest = line[len(name) :]
+            rest = rest.split("]", 1)[1] if rest.startswith("[") else rest  # extras: the server's
+            line = MLFLOW_SERVING + rest
+        if line:
+            out.append(line)
+    named = {_requirement_name(line) for line in out}
+    wanted = [*SCORING_REQUIREMENTS]
+    wanted += [req for key, req in FORMAT_REQUIREMENTS.items() if formats.get(key[0]) == key[1]]
+    out += [req for req in wanted if _requirement_name(req) not in named]
+    return "\n".join(out) + "\n"

@@ -3,6 +3,19 @@
 # Base: the standardized lightgbm image of platform.base_images;
 # pass another with --build-arg BASE_IMAGE=... (air-gapped sites, tests).
 ARG BASE_IMAGE
+
+# build stage: the requirements installed into a virtual environment
+FROM ${BASE_IMAGE:-ghcr.io/acme-retail/base/lightgbm:4.5-py3.11@sha256:9b2a1c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9} AS build
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+RUN python3 -m venv /opt/venv
+COPY requirements.txt /opt/build/requirements.txt
+RUN pip install --no-cache-dir -r /opt/build/requirements.txt "diva-lifecycle[pipeline]==0.1.0"
+
+# the image: the base, one unprivileged user (a fixed UID) and the environment
 FROM ${BASE_IMAGE:-ghcr.io/acme-retail/base/lightgbm:4.5-py3.11@sha256:9b2a1c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9}
 ARG BASE_IMAGE="ghcr.io/acme-retail/base/lightgbm:4.5-py3.11@sha256:9b2a1c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
@@ -14,18 +27,11 @@ LABEL org.opencontainers.image.title="demand-forecast-train" \
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     DIVA_BASE_IMAGE=${BASE_IMAGE}
-
-# one unprivileged user with a fixed UID and an isolated Python environment
-RUN python3 -m venv /opt/venv \
-    && useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin diva
-
-COPY requirements.txt /opt/diva/requirements.txt
-RUN pip install --no-cache-dir -r /opt/diva/requirements.txt "diva-lifecycle[pipeline]==0.1.0"
+RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin diva
+COPY --from=build /opt/venv /opt/venv
 
 USER 10001:10001
 WORKDIR /project
