@@ -81,7 +81,8 @@ def report(entries: list[dict]) -> str:
     for (workflow, _event), group in runs.items():
         for entry in group:
             for step in entry["steps"]:
-                steps[workflow, step["job"], f"{step['stage']} {step['step']}"].append(
+                job = str(step["job"]).split("/", 1)[-1].split(":", 1)[0]  # its id's name
+                steps[workflow.split(" ", 1)[0], job, f"{step['stage']} {step['step']}"].append(
                     step["seconds"]
                 )
     step_rows = [
@@ -90,17 +91,34 @@ def report(entries: list[dict]) -> str:
         if statistics.median(values) >= 0.5 or name.endswith(GATE_STEP)
     ]
     lines.append(table(["workflow", "job", "step", "runs", "seconds"], step_rows))
-    gate = [values for (workflow, _, name), values in steps.items() if name == f"Main {GATE_STEP}"]
-    gate_runs = [entry["seconds"] for entry in runs.get(GATE, [])]
-    if gate and gate_runs:
-        gate_seconds = [value for values in gate for value in values]
-        share = statistics.median(gate_seconds) / statistics.median(gate_runs)
-        lines += [
-            "",
-            f"`diva gate` in CI mode (step {GATE_STEP!r}): {seconds(gate_seconds)} s over"
-            f" {len(gate_seconds)} runs, {share:.0%} of the gate workflow's act wall time",
-        ]
+    lines += gate_summary(runs)
     return "\n".join(lines)
+
+
+def gate_summary(runs: dict[tuple[str, str], list[dict]]) -> list[str]:
+    """`diva gate` in CI mode: the gate step of every gate run, passed and refused apart
+    (a refusal often stops at the first failing check)."""
+    lines = []
+    for event in ("pull_request", "pull_request_review"):
+        group = runs.get((GATE[0], event), [])
+        for verdict, ok in (("passed", True), ("refused", False)):
+            steps = [
+                (entry, step)
+                for entry in group
+                for step in entry["steps"]
+                if step["stage"] == "Main" and step["step"] == GATE_STEP and step["ok"] is ok
+            ]
+            if not steps:
+                continue
+            gate = [float(step["seconds"]) for _, step in steps]
+            share = statistics.median(
+                float(step["seconds"]) / entry["seconds"] for entry, step in steps
+            )
+            lines.append(
+                f"`diva gate` in CI mode ({event}, {verdict}): {seconds(gate)} s over"
+                f" {len(gate)} runs, {share:.0%} of its act run"
+            )
+    return ["", *lines] if lines else []
 
 
 def main() -> int:
