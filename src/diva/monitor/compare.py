@@ -46,7 +46,7 @@ class SloCheck:
 
 #: Why a run proposes what it proposes, or nothing: the reason codes of a decision.
 REASONS = {
-    "proposed": "the winner's pull request was opened (or its branch committed)",
+    "proposed": "the winner's branch was pushed and its pull request opened (or explained)",
     "not_requested": "a challenger wins; without --propose nothing is opened",
     "scoring_only": "a challenger wins; the --models job leaves proposing to --from-report",
     "no_challenger": "no version carries a challenger alias",
